@@ -1,0 +1,98 @@
+"""Rasa custom actions: thin wrappers around the routing code (ks1bot.service)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from ks1bot import logs
+from ks1bot.messages import CHANNELS, InboundMessage, parse_timestamp
+
+log = logging.getLogger("actions")
+
+_router = None
+_router_lock = threading.Lock()
+
+
+def get_router():
+    """The process-wide Router (settings, customers, knowledge base), built on first use."""
+    global _router
+    with _router_lock:
+        if _router is None:
+            from ks1bot.customers import CustomerDirectory
+            from ks1bot.embeddings import load_embedder
+            from ks1bot.knowledge import KnowledgeBase
+            from ks1bot.rasa_config import embedding_model_name
+            from ks1bot.service import Router
+            from ks1bot.settings import load_settings
+
+            logs.configure_own_loggers()
+            settings = load_settings()
+            directory = CustomerDirectory.load(settings.customers) if settings.customers else CustomerDirectory.empty()
+            knowledge = KnowledgeBase.load(settings.knowledge_dir, load_embedder(embedding_model_name()))
+            _router = Router(settings, directory, knowledge)
+        return _router
+
+
+def set_router(router) -> None:
+    """Use this router (tests inject one with their own settings)."""
+    global _router
+    _router = router
+
+
+def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) -> InboundMessage:
+    """The message as the routing code sees it. Channels put details in the metadata:
+    channel (email/chat/call), received_at, sender (address or phone), subject, language."""
+    latest = tracker.latest_message or {}
+    metadata: Dict[str, Any] = latest.get("metadata") or {}
+    channel = metadata.get("channel") if metadata.get("channel") in CHANNELS else "chat"
+    received_at = now or dt.datetime.now(dt.timezone.utc)
+    if metadata.get("received_at"):
+        try:
+            received_at = parse_timestamp(metadata["received_at"])
+        except ValueError:
+            pass
+    sender = str(metadata.get("sender") or tracker.sender_id or "")
+    return InboundMessage(
+        id=str(metadata.get("message_id") or latest.get("message_id") or tracker.sender_id),
+        channel=channel,
+        received_at=received_at,
+        sender=sender,
+        text=str(metadata.get("original_text") or latest.get("text") or ""),
+        subject=metadata.get("subject"),
+        language_hint=metadata.get("language") if metadata.get("language") in ("de", "en") else None,
+        auto_generated=metadata.get("auto_generated"),
+    )
+
+
+class ActionRoute(Action):
+    """Route the latest message (SPEC §4) and send the reply; silent after a handoff."""
+
+    def name(self) -> Text:
+        return "action_route"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("handoff_id"):
+            logs.event(log, "bot_silent_in_handoff", conversation_id=tracker.sender_id,
+                       handoff_id=tracker.get_slot("handoff_id"))
+            return []
+        message = inbound_from_tracker(tracker)
+        routed = get_router().route(message, parse=tracker.latest_message)
+        decision = routed.decision
+        logs.event(log, "message_routed", conversation_id=tracker.sender_id, message_id=message.id,
+                   channel=message.channel, topic=decision.topic, route=decision.route,
+                   reasons=list(decision.reasons))
+        output = routed.to_output()
+        if routed.reply:
+            dispatcher.utter_message(text=routed.reply, json_message={"ks1bot": output})
+        else:
+            dispatcher.utter_message(json_message={"ks1bot": output})
+        events: List[Dict[Text, Any]] = [SlotSet("last_route", decision.route)]
+        if decision.route == "handoff":
+            events.append(SlotSet("handoff_id", f"{tracker.sender_id}:{message.id}"))
+        return events

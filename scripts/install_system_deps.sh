@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite and channels need, when they are missing.
+set -euo pipefail
+packages=()
+# Filled in as channels land (Dovecot for IMAP, Chromium for browser tests).
+want=(${KS1BOT_APT_PACKAGES:-})
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || packages+=("$pkg")
+done
+if ((${#packages[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "Missing Debian packages: ${packages[*]}; install them with: sudo apt-get install ${packages[*]}" >&2
+    exit 1
+  fi
+  echo "Installing Debian packages: ${packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi

@@ -1,0 +1,81 @@
+"""action_route with a real Tracker and CollectingDispatcher; the routing code behind it is real."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions
+from ks1bot.service import Router
+
+
+def parse(topic, confidence=0.97, text="…"):
+    return {
+        "text": text,
+        "intent": {"name": topic, "confidence": confidence},
+        "intent_ranking": [{"name": topic, "confidence": confidence}, {"name": "greeting", "confidence": 0.01}],
+        "entities": [],
+        "metadata": {},
+    }
+
+
+def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
+    return Tracker(sender, slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+@pytest.fixture
+def router(settings, eval_customers, knowledge):
+    r = Router(settings, eval_customers, knowledge)
+    actions.set_router(r)
+    yield r
+    actions.set_router(None)
+
+
+def test_exclusion_reply_and_decision(router):
+    latest = parse("hardware", text="Unser Etikettendrucker ist kaputt, welchen sollen wir kaufen?")
+    latest["metadata"] = {"received_at": "2026-11-17T11:20:00+01:00", "channel": "chat"}
+    dispatcher = CollectingDispatcher()
+    events = actions.ActionRoute().run(dispatcher, tracker(latest), {})
+    assert len(dispatcher.messages) == 1
+    message = dispatcher.messages[0]
+    assert "Hardware" in message["text"] and "Systemadministrator" in message["text"]
+    decision = message["custom"]["ks1bot"]
+    assert decision["route"] == "exclude" and decision["topic"] == "hardware"
+    assert "customer:C1001" in decision["reasons"]
+    assert SlotSet("last_route", "exclude") in events
+    assert not any(e.get("name") == "handoff_id" for e in events)
+
+
+def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router):
+    latest = parse("bug_report", text="KS1 stürzt beim Buchen ab")
+    latest["metadata"] = {"received_at": "2026-11-17T21:05:00+01:00"}
+    dispatcher = CollectingDispatcher()
+    events = actions.ActionRoute().run(dispatcher, tracker(latest), {})
+    decision = dispatcher.messages[0]["custom"]["ks1bot"]
+    assert decision["route"] == "handoff"
+    assert "am Mittwoch, 18. November, ab 08:30 Uhr" in dispatcher.messages[0]["text"]
+    handoff = [e for e in events if e.get("name") == "handoff_id"]
+    assert handoff and handoff[0]["value"]
+
+    later = CollectingDispatcher()
+    follow_up = actions.ActionRoute().run(later, tracker(parse("greeting", text="Hallo?"),
+                                                         slots={"handoff_id": handoff[0]["value"]}), {})
+    assert later.messages == []
+    assert follow_up == []
+
+
+def test_without_metadata_the_conversation_id_is_the_sender(router):
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(parse("greeting", text="Hallo"), sender="+4923112233"), {})
+    decision = dispatcher.messages[0]["custom"]["ks1bot"]
+    assert decision["route"] == "answer"
+    assert "customer:C1001" in decision["reasons"]
+
+
+def test_bad_metadata_does_not_break_the_action(router):
+    latest = parse("greeting", text="Hallo")
+    latest["metadata"] = {"received_at": "not a time", "channel": "fax"}
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(latest), {})
+    assert dispatcher.messages[0]["custom"]["ks1bot"]["route"] == "answer"
