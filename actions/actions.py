@@ -25,16 +25,15 @@ def get_router():
     with _router_lock:
         if _router is None:
             from ks1bot.customers import CustomerDirectory
-            from ks1bot.embeddings import load_embedder
             from ks1bot.knowledge import KnowledgeBase
-            from ks1bot.rasa_config import embedding_model_name
+            from ks1bot.rasa_config import load_configured_embedder
             from ks1bot.service import Router
             from ks1bot.settings import load_settings
 
             logs.configure_own_loggers()
             settings = load_settings()
             directory = CustomerDirectory.load(settings.customers) if settings.customers else CustomerDirectory.empty()
-            knowledge = KnowledgeBase.load(settings.knowledge_dir, load_embedder(embedding_model_name()))
+            knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
             _router = Router(settings, directory, knowledge)
         return _router
 

@@ -42,18 +42,17 @@ def _directory(path: Optional[Path]) -> CustomerDirectory:
 
 def build_router(settings: Settings, customers: Optional[Path], progress=_progress):
     """The Router with the current model (trained first if needed), KB and directory."""
-    from ks1bot.embeddings import load_embedder
     from ks1bot.knowledge import KnowledgeBase
     from ks1bot.model_store import ensure_model
     from ks1bot.nlu import RasaClassifier
-    from ks1bot.rasa_config import embedding_model_name
+    from ks1bot.rasa_config import load_configured_embedder
     from ks1bot.service import Router
 
     logs.quiet_rasa()
     directory = _directory(customers)
     model = ensure_model(settings.models_dir, progress=progress)
     classifier = RasaClassifier(model)
-    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_embedder(embedding_model_name()))
+    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
     return Router(settings, directory, knowledge, parser=classifier)
 
 
@@ -178,15 +177,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # -- kb ----------------------------------------------------------------------------
 def cmd_kb_calibrate(args: argparse.Namespace) -> int:
-    from ks1bot.embeddings import load_embedder
     from ks1bot.kb_calibration import calibrate, load_calibration_set
     from ks1bot.knowledge import KnowledgeBase
-    from ks1bot.rasa_config import embedding_model_name
+    from ks1bot.rasa_config import load_configured_embedder
 
     settings = _settings(args)
-    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_embedder(embedding_model_name()))
+    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
     cases = load_calibration_set(Path(args.file) if args.file else settings.knowledge_dir / "calibration.yml")
-    report = calibrate(knowledge, cases, target_precision=args.precision)
+    topic_of = None
+    if not args.all_topics:
+        from ks1bot.model_store import ensure_model
+        from ks1bot.nlu import RasaClassifier
+        from ks1bot.text import classification_text
+
+        logs.quiet_rasa()
+        classifier = RasaClassifier(ensure_model(settings.models_dir, progress=_progress))
+        topic_of = lambda text: classifier.classify(classification_text(text)).topic  # noqa: E731
+    report = calibrate(knowledge, cases, beta=args.beta, topic_of=topic_of)
     print(report.describe())
     return 0
 
@@ -233,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     calibrate = kb_sub.add_parser("calibrate", help="measure the similarity threshold on a labelled set")
     calibrate.add_argument("--file", help="calibration YAML (default: data/knowledge/calibration.yml)")
-    calibrate.add_argument("--precision", type=float, default=0.95, help="precision the threshold must reach")
+    calibrate.add_argument("--beta", type=float, default=0.5,
+                           help="F-beta to maximise (0.5: precision counts twice as much as recall)")
+    calibrate.add_argument("--all-topics", action="store_true",
+                           help="let every article compete (default: search within the classified topic, as routing does)")
     calibrate.set_defaults(func=cmd_kb_calibrate)
     check = kb_sub.add_parser("check", help="check every article file")
     check.set_defaults(func=cmd_kb_check)

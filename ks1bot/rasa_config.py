@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import yaml
 
@@ -12,11 +12,23 @@ from ks1bot.settings import PROJECT_ROOT
 CONFIG = PROJECT_ROOT / "config.yml"
 
 
-def embedding_model_name(config: Path = CONFIG) -> str:
-    """The `model` of the SentenceEmbeddingFeaturizer in config.yml (the KB uses it too)."""
+def embedding_settings(config: Path = CONFIG) -> Dict[str, Any]:
+    """`model`, `max_tokens` and `quantize` of the SentenceEmbeddingFeaturizer in config.yml:
+    the knowledge base embeds with exactly the same settings."""
     data = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
     for component in data.get("pipeline") or []:
         if str(component.get("name", "")).endswith("SentenceEmbeddingFeaturizer"):
             model: Optional[str] = component.get("model")
-            return model or DEFAULT_MODEL
-    return DEFAULT_MODEL
+            return {
+                "name_or_path": model or DEFAULT_MODEL,
+                "max_tokens": int(component.get("max_tokens", 128)),
+                "quantize": bool(component.get("quantize", True)),
+            }
+    return {"name_or_path": DEFAULT_MODEL, "max_tokens": 128, "quantize": True}
+
+
+def load_configured_embedder(config: Path = CONFIG):
+    """The embedder config.yml describes (shared with the Rasa featurizer in one process)."""
+    from ks1bot.embeddings import load_embedder
+
+    return load_embedder(**embedding_settings(config))

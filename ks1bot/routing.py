@@ -22,6 +22,13 @@ from ks1bot.topics import (
 
 ROUTES = ("answer", "exclude", "handoff", "ignore")
 
+#: Excluded topics that are services on KS1 itself: when one of them "fails", it is an
+#: existing print report or import of KS1 that fails, i.e. a bug.
+KS1_SERVICE_TOPICS = frozenset({"print_report_change", "import_definition"})
+#: A KS1 malfunction in a message classified as an excluded topic makes it a bug report
+#: when the classifier gives bug_report at least this probability (both agree).
+MIXED_BUG_MIN_PROBABILITY = 0.05
+
 
 @dataclass(frozen=True)
 class Classification:
@@ -44,6 +51,10 @@ class MessageFacts:
     production_down: bool = False
     #: KS1 is named and something in it went wrong (the in-scope part of a mixed message).
     ks1_malfunction: bool = False
+    #: Something went wrong, whatever it is.
+    malfunction: bool = False
+    #: The message asks whether something is covered by the contract.
+    coverage_question: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,12 +111,12 @@ def decide(
     if facts.channel == "email" and topic == "thanks" and confidence >= thresholds.classify:
         return result("ignore", "thanks_only")
 
-    # The in-scope part of a mixed message wins (SPEC §3): an excluded topic that also
-    # reports a KS1 malfunction is a bug report.
-    if topic in EXCLUDED_TOPICS and facts.ks1_malfunction:
+    # The in-scope part of a mixed message wins (SPEC §3); exclude only when the whole
+    # request is out of scope.
+    if effective_topic(classification, facts) != topic:
         reasons.insert(0, f"classified_as:{topic}")
-        topic = "bug_report"
-        reasons.insert(0, "in_scope_part:bug_report")
+        topic = effective_topic(classification, facts)
+        reasons.insert(0, f"in_scope_part:{topic}")
 
     priority = "high" if facts.production_down and topic in HANDOFF_TOPICS else "normal"
     if priority == "high":
@@ -148,6 +159,26 @@ def decide(
 
     # 6. everything else goes to a person.
     return result("handoff", "no_rule")
+
+
+def in_scope_part(classification: Classification, facts: MessageFacts) -> Optional[str]:
+    """The in-scope topic hidden in a message classified as an excluded topic, if any."""
+    topic = classification.topic
+    bug_probability = dict(classification.ranking).get("bug_report", 0.0)
+    if facts.ks1_malfunction and bug_probability >= MIXED_BUG_MIN_PROBABILITY:
+        return "bug_report"  # "after the Windows update KS1 crashes with error 0x…"
+    if topic in KS1_SERVICE_TOPICS and facts.malfunction:
+        return "bug_report"  # an existing import or print of KS1 that fails
+    if facts.coverage_question:
+        return "contract_question"  # "is help with the network covered by the contract?"
+    return None
+
+
+def effective_topic(classification: Classification, facts: MessageFacts) -> str:
+    """The topic routing acts on: the classified one, or the in-scope part of a mixed message."""
+    if classification.topic in EXCLUDED_TOPICS:
+        return in_scope_part(classification, facts) or classification.topic
+    return classification.topic
 
 
 def topic_needs_knowledge(topic: str) -> bool:

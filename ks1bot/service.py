@@ -17,7 +17,7 @@ from ks1bot.loop_protection import MailFacts, auto_reply_reason
 from ks1bot.messages import InboundMessage
 from ks1bot.nlu import classification_from_parse
 from ks1bot.replies import render_reply
-from ks1bot.routing import Classification, Decision, MessageFacts, decide, topic_needs_knowledge
+from ks1bot.routing import Classification, Decision, MessageFacts, decide, effective_topic, topic_needs_knowledge
 from ks1bot.settings import Settings
 from ks1bot.signals import Signals, load_signals
 from ks1bot.support_hours import SupportHours
@@ -108,10 +108,13 @@ class Router:
             auto_generated=auto,
             production_down=self.signals.is_production_down(text),
             ks1_malfunction=self.signals.reports_ks1_malfunction(text),
+            malfunction=self.signals.reports_malfunction(text),
+            coverage_question=self.signals.asks_about_coverage(text),
         )
         hit = None
-        if self.knowledge is not None and topic_needs_knowledge(classification.topic):
-            hit = self.knowledge.search(text, classification.topic, language)
+        topic = effective_topic(classification, facts)
+        if self.knowledge is not None and topic_needs_knowledge(topic):
+            hit = self.knowledge.search(text, topic, language)
         decision = decide(classification, facts, customer, self.settings, self.hours, hit)
         reply = render_reply(decision, language, message.channel, customer)
         return Routed(message, text, language, customer, classification, decision, reply)

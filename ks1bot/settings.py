@@ -37,8 +37,8 @@ class SupportHoursSettings:
 @dataclass(frozen=True)
 class Thresholds:
     classify: float = 0.45
-    exclude: float = 0.6
-    knowledge: float = 0.55
+    exclude: float = 0.4
+    knowledge: float = 0.54
 
 
 @dataclass(frozen=True)

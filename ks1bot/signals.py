@@ -17,6 +17,7 @@ class Signals:
     production_down: Tuple[Pattern[str], ...]
     ks1_reference: Tuple[Pattern[str], ...]
     malfunction: Tuple[Pattern[str], ...]
+    coverage_question: Tuple[Pattern[str], ...] = ()
 
     def is_production_down(self, text: str) -> bool:
         return _any(self.production_down, text)
@@ -24,11 +25,17 @@ class Signals:
     def mentions_ks1(self, text: str) -> bool:
         return _any(self.ks1_reference, text)
 
+    def reports_malfunction(self, text: str) -> bool:
+        """Something stopped working or went wrong (whatever it is)."""
+        return _any(self.malfunction, text) or self.is_production_down(text)
+
+    def asks_about_coverage(self, text: str) -> bool:
+        """Asks whether something is covered by (or costs extra under) the contract."""
+        return _any(self.coverage_question, text)
+
     def reports_ks1_malfunction(self, text: str) -> bool:
         """KS1 (or one of its parts) is named and something in it went wrong."""
-        return self.mentions_ks1(text) and (
-            _any(self.malfunction, text) or self.is_production_down(text)
-        )
+        return self.mentions_ks1(text) and self.reports_malfunction(text)
 
 
 def _any(patterns: Tuple[Pattern[str], ...], text: str) -> bool:
@@ -43,6 +50,7 @@ def parse_signals(raw: Dict[str, list]) -> Signals:
         production_down=compile_all("production_down"),
         ks1_reference=compile_all("ks1_reference"),
         malfunction=compile_all("malfunction"),
+        coverage_question=compile_all("coverage_question"),
     )
 
 

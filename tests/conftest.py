@@ -34,10 +34,9 @@ def trained_model(settings):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from ks1bot.embeddings import load_embedder
-    from ks1bot.rasa_config import embedding_model_name
+    from ks1bot.rasa_config import load_configured_embedder
 
-    return load_embedder(embedding_model_name())
+    return load_configured_embedder()
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,11 @@ HIT = KnowledgeHit("update-tool", "Updates", "de", "Updates kommen über das Upd
 WEAK_HIT = KnowledgeHit("update-tool", "Updates", "de", "…", 0.2, "…")
 
 
-def route(topic, confidence=0.95, channel="email", at=OPEN, customer=SUPPORT, kb=None, settings=None, **facts):
+def route(topic, confidence=0.95, channel="email", at=OPEN, customer=SUPPORT, kb=None, settings=None,
+          ranking=(), **facts):
     settings = settings or Settings()
     return decide(
-        Classification(topic, confidence),
+        Classification(topic, confidence, ranking or ((topic, confidence),)),
         MessageFacts(channel=channel, received_at=at, **facts),
         customer,
         settings,
@@ -89,16 +90,37 @@ def test_billable_exclusions_are_marked(topic):
 
 
 def test_uncertain_exclusion_goes_to_a_person():
-    d = route("hardware", confidence=0.5)
+    d = route("hardware", confidence=0.3)
     assert d.route == "handoff"
     assert "low_confidence" in d.reasons
 
 
 def test_in_scope_part_of_a_mixed_message_wins():
-    d = route("os", ks1_malfunction=True)
+    """"After the Windows update KS1 crashes": KS1 malfunctions and the model sees a bug too."""
+    d = route("os", 0.8, ranking=(("os", 0.8), ("bug_report", 0.15)), ks1_malfunction=True)
     assert (d.route, d.topic) == ("handoff", "bug_report")
     assert "in_scope_part:bug_report" in d.reasons
     assert "classified_as:os" in d.reasons
+
+
+def test_ks1_merely_affected_by_an_infrastructure_fault_stays_excluded():
+    """"The RAID failed, everything is slow, KS1 too": the model sees no bug at all."""
+    d = route("hardware", 0.9, ranking=(("hardware", 0.9), ("bug_report", 0.01)), ks1_malfunction=True)
+    assert d.route == "exclude"
+
+
+@pytest.mark.parametrize("topic", ["print_report_change", "import_definition"])
+def test_an_existing_print_or_import_that_fails_is_a_bug(topic):
+    d = route(topic, 0.7, malfunction=True)
+    assert (d.route, d.topic) == ("handoff", "bug_report")
+    assert route("hardware", 0.7, malfunction=True).route == "exclude"
+
+
+def test_question_whether_an_excluded_area_is_covered_is_a_contract_question():
+    hit = KnowledgeHit("support-contract", "Supportvertrag", "de", "Der Supportvertrag umfasst …", 0.7, "q")
+    d = route("network", 0.6, coverage_question=True, kb=hit)
+    assert (d.route, d.topic) == ("answer", "contract_question")
+    assert "in_scope_part:contract_question" in d.reasons
 
 
 # Rule 4: entitlement

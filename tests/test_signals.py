@@ -46,3 +46,22 @@ def test_ks1_malfunction(text):
 ])
 def test_no_ks1_malfunction(text):
     assert not S.reports_ks1_malfunction(text)
+
+
+@pytest.mark.parametrize("text", [
+    "ja servus hier ist der hofer ähm sag mal ist hilfe bei netzwerkproblemen eigentlich im vertrag mit drin",
+    "Ist die Hilfe bei Problemen mit unserem SQL Server im Supportvertrag enthalten?",
+    "is help with windows issues covered by the contract?",
+    "is remote support via teamviewer included or extra",
+    "Deckt der Supportvertrag auch Druckerprobleme ab?",
+])
+def test_coverage_questions(text):
+    assert S.asks_about_coverage(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Unser VPN geht nicht mehr, können Sie helfen?",
+    "Bitte richten Sie uns einen neuen Import für die Lieferantenpreise ein.",
+])
+def test_not_coverage_questions(text):
+    assert not S.asks_about_coverage(text)

@@ -1,0 +1,152 @@
+"""Routing benchmark (a script, not a test): quality and speed of `ks1bot route`.
+
+    .venv/bin/python bench/route_bench.py [--skip-default] [--repeat N] [--quick]
+
+1. Route accuracy on ../shared/eval/dev.jsonl (and on bench/data/holdout.jsonl, our own
+   independent set) with our pipeline (config.yml) and with Rasa's default pipeline
+   trained on the same data — side by side.
+2. Latency of routing one message after warm-up (what `ks1bot route` does per input
+   line), p50/p95 over the dev set repeated N times, and the process's peak RSS.
+
+Prints a Markdown table; `--quick` skips the default pipeline and uses 2 repeats (the
+CI smoke run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+EVAL = ROOT.parent / "shared" / "eval"
+HOLDOUT = ROOT / "bench" / "data" / "holdout.jsonl"
+
+
+def load_cases(path: Path, expect_path: Path = None):
+    from ks1bot.messages import parse_route_line
+
+    expect = {}
+    if expect_path:
+        for line in open(expect_path, encoding="utf-8"):
+            row = json.loads(line)
+            expect[row["id"]] = row
+    cases = []
+    for line in open(path, encoding="utf-8"):
+        row = json.loads(line)
+        cases.append((parse_route_line(line), row.get("expect") or expect[row["id"]]))
+    return cases
+
+
+def score(router, cases):
+    right = wrong_exclusions = topic_right = 0
+    for message, expect in cases:
+        out = router.route(message).to_output()
+        right += out["route"] in expect["routes"]
+        topic_right += out["topic"] in expect["topics"]
+        wrong_exclusions += out["route"] == "exclude" and "exclude" not in expect["routes"]
+    n = len(cases)
+    return {"route_accuracy": right / n, "topic_accuracy": topic_right / n, "wrong_exclusions": wrong_exclusions, "n": n}
+
+
+def latency(router, cases, repeat: int):
+    """Per-message time; the embedding cache is emptied before each message, so a
+    repeated message costs what a new one would."""
+    from ks1bot.rasa_config import load_configured_embedder
+
+    embedder = load_configured_embedder()
+    for message, _ in cases[:5]:  # warm-up
+        router.route(message)
+    times = []
+    for _ in range(repeat):
+        for message, _ in cases:
+            embedder.clear_cache()
+            start = time.perf_counter()
+            router.route(message)
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[int(0.95 * (len(times) - 1))],
+        "max_ms": times[-1],
+        "n": len(times),
+    }
+
+
+def router_for(model_path: Path):
+    from ks1bot.customers import CustomerDirectory
+    from ks1bot.knowledge import KnowledgeBase
+    from ks1bot.nlu import RasaClassifier
+    from ks1bot.rasa_config import load_configured_embedder
+    from ks1bot.service import Router
+    from ks1bot.settings import load_settings
+
+    settings = load_settings(ROOT / "settings.yml")
+    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
+    return Router(settings, CustomerDirectory.load(EVAL / "customers.csv"), knowledge,
+                  parser=RasaClassifier(model_path))
+
+
+def train_default(out_dir: Path) -> Path:
+    """Rasa's default pipeline (rasa/engine/recipes/config_files/default_config.yml), NLU only."""
+    import rasa
+    from rasa.model_training import train_nlu
+
+    default = Path(rasa.__file__).parent / "engine" / "recipes" / "config_files" / "default_config.yml"
+    print(f"training Rasa's default pipeline ({default.name}) — this takes a while …", file=sys.stderr, flush=True)
+    start = time.time()
+    model = train_nlu(str(default), str(ROOT / "data" / "nlu"), str(out_dir), fixed_model_name="rasa-default")
+    print(f"trained in {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+    return Path(model)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-default", action="store_true")
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="smoke run: no default pipeline, 2 repeats")
+    args = parser.parse_args()
+    if args.quick:
+        args.skip_default, args.repeat = True, 2
+
+    from ks1bot import logs
+    from ks1bot.model_store import ensure_model
+    from ks1bot.settings import load_settings
+
+    logs.quiet_rasa()
+    settings = load_settings(ROOT / "settings.yml")
+    dev = load_cases(EVAL / "dev.jsonl", EVAL / "dev_expect.jsonl")
+    holdout = load_cases(HOLDOUT) if HOLDOUT.exists() else []
+
+    ours = router_for(ensure_model(settings.models_dir))
+    rows = [("ours (config.yml)", score(ours, dev), score(ours, holdout) if holdout else None)]
+    timing = latency(ours, dev + holdout, args.repeat)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    if not args.skip_default:
+        with tempfile.TemporaryDirectory() as tmp:
+            default = router_for(train_default(Path(tmp)))
+            rows.append(("Rasa default pipeline", score(default, dev), score(default, holdout) if holdout else None))
+
+    print(f"## Routing benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs)\n")
+    print("| pipeline | dev route acc. | dev wrong excl. | dev topic acc. | holdout route acc. | holdout wrong excl. | holdout topic acc. |")
+    print("|---|---|---|---|---|---|---|")
+    for name, d, h in rows:
+        hs = (f"{h['route_accuracy']:.3f} | {h['wrong_exclusions']} | {h['topic_accuracy']:.3f}" if h else "– | – | –")
+        print(f"| {name} | {d['route_accuracy']:.3f} | {d['wrong_exclusions']} | {d['topic_accuracy']:.3f} | {hs} |")
+    print(f"\n`ks1bot route` per message after warm-up ({timing['n']} messages): "
+          f"p50 {timing['p50_ms']:.1f} ms, p95 {timing['p95_ms']:.1f} ms, max {timing['max_ms']:.1f} ms; "
+          f"peak RSS {peak:.0f} MB (targets: p95 ≤ 50 ms, peak RSS ≤ 2,500 MB).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
