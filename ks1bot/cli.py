@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ from ks1bot.settings import Settings, SettingsError, load_settings  # noqa: E402
 log = logging.getLogger("ks1bot.cli")
 
 EXIT_USAGE = 2
+#: Modules that add subcommands (`ks1bot mail …`, `ks1bot bench …`, `ks1bot staff …`).
+EXTENSION_COMMANDS: List[str] = []
 
 
 class CliError(Exception):
@@ -62,6 +65,12 @@ def _read_lines(source: IO[bytes]) -> Iterable[bytes]:
         yield raw.rstrip(b"\r\n")
 
 
+def json_line(obj) -> str:
+    """One JSONL line; Unicode line separators are escaped so no reader splits the line."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085") + "\n"
+
+
 def route_lines(router, lines: Iterable[bytes], out: IO[str]) -> dict:
     from ks1bot.messages import InputError, parse_route_line
 
@@ -88,7 +97,7 @@ def route_lines(router, lines: Iterable[bytes], out: IO[str]) -> dict:
                         logs.event(log, "message_failed", logging.ERROR, message_id=parsed.id, error=repr(exc))
                         result = {"id": parsed.id, "error": f"internal error while routing this message ({exc})"}
         counts["errors" if "error" in result else "routed"] += 1
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.write(json_line(result))
         out.flush()
     return counts
 
@@ -247,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.set_defaults(func=cmd_kb_calibrate)
     check = kb_sub.add_parser("check", help="check every article file")
     check.set_defaults(func=cmd_kb_check)
+
+    # Commands of the channels and tools that live in their own packages; each module
+    # has `register(subparsers)` adding its commands (with `func` defaults).
+    for module_name in EXTENSION_COMMANDS:
+        module = importlib.import_module(module_name)
+        module.register(sub)
     return parser
 
 

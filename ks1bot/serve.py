@@ -19,13 +19,25 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def endpoints_file(settings: Settings, actions_port: int) -> Path:
+    """bot/endpoints.yml with the action server's actual port, written to the data directory."""
+    import yaml
+
+    endpoints = yaml.safe_load((PROJECT_ROOT / "bot" / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    endpoints.setdefault("action_endpoint", {})["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def service_commands(settings: Settings, model: Path, rasa_port: int, actions_port: int) -> Dict[str, List[str]]:
     return {
         "actions": [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
         "rasa": [
             _bin("rasa"), "run", "--model", str(model), "--port", str(rasa_port),
             "--interface", "127.0.0.1",
-            "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
+            "--endpoints", str(endpoints_file(settings, actions_port)),
             "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
             "--enable-api", "--cors", "*",
         ],

@@ -38,7 +38,7 @@ class SupportHoursSettings:
 class Thresholds:
     classify: float = 0.45
     exclude: float = 0.4
-    knowledge: float = 0.54
+    knowledge: float = 0.56
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ def live_bot(tmp_path_factory, trained_model):
     log.close()
 
 
-def rest(url, sender, text, **metadata):
-    replies = post(f"{url}/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+def rest(url, conversation, text, **metadata):
+    replies = post(f"{url}/webhooks/rest/webhook", {"sender": conversation, "message": text, "metadata": metadata})
     texts = [r["text"] for r in replies if "text" in r]
     decisions = [r["custom"]["ks1bot"] for r in replies if "custom" in r]
     return "\n\n".join(texts), (decisions[0] if decisions else None)

@@ -19,7 +19,7 @@ def run_route(tmp_path, lines, customers=EVAL_DIR / "customers.csv", extra=()):
     if isinstance(lines, (str, Path)) and Path(lines).is_file():
         source = Path(lines)
     else:
-        source.write_bytes(b"".join(l if isinstance(l, bytes) else (l + "\n").encode() for l in lines))
+        source.write_bytes(b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines))
     out = tmp_path / "out.jsonl"
     cmd = KS1BOT + ["route", "--input", str(source), "--output", str(out)]
     if customers:
@@ -107,3 +107,25 @@ def test_missing_input_file_is_exit_2(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
+
+
+def test_output_lines_survive_unicode_line_separators():
+    from ks1bot.cli import json_line
+
+    line = json_line({"reply": "a\u2028b\u2029c\x85d – ü"})
+    assert len(line.splitlines()) == 1
+    assert json.loads(line)["reply"] == "a\u2028b\u2029c\x85d – ü"
+
+
+@pytest.mark.slow
+def test_shell_talks_to_the_bot(trained_model):
+    proc = subprocess.run(
+        KS1BOT + ["shell", "--sender", "h.meier@meier-bau.de", "--customers", str(EVAL_DIR / "customers.csv")],
+        input="Guten Tag!\nKS1 stürzt beim Buchen ab\nHallo?\n/reset\nGuten Tag!\n/quit\n",
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert out.count("bot> Guten Tag! Hier ist der KS1-Support.") == 2
+    assert "[handoff · bug_report" in out
+    assert "the bot stays silent" in out

@@ -20,7 +20,7 @@ def test_defaults_when_keys_are_missing(tmp_path):
     s = parse_settings({}, base_dir=tmp_path)
     assert s.support_hours.days == (0, 1, 2, 3, 4)
     assert s.support_hours.federal_state is None
-    assert 0 < s.thresholds.classify < s.thresholds.exclude <= 1
+    assert 0 < s.thresholds.exclude <= 1 and 0 < s.thresholds.classify <= 1 and 0 < s.thresholds.knowledge <= 1
 
 
 @pytest.mark.parametrize(
