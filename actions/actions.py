@@ -16,6 +16,7 @@ from ks1bot.messages import CHANNELS, InboundMessage, parse_timestamp
 log = logging.getLogger("actions")
 
 _router = None
+_store = None
 _router_lock = threading.Lock()
 
 
@@ -38,10 +39,22 @@ def get_router():
         return _router
 
 
-def set_router(router) -> None:
-    """Use this router (tests inject one with their own settings)."""
-    global _router
-    _router = router
+def get_store():
+    """The handoff store the staff console reads (built on first use)."""
+    global _store
+    with _router_lock:
+        if _store is None:
+            from console.service import handoff_store
+            from ks1bot.settings import load_settings
+
+            _store = handoff_store(load_settings())
+        return _store
+
+
+def set_router(router, store=None) -> None:
+    """Use this router and handoff store (tests inject their own)."""
+    global _router, _store
+    _router, _store = router, store
 
 
 def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) -> InboundMessage:
@@ -76,22 +89,32 @@ class ActionRoute(Action):
         return "action_route"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("handoff_id"):
-            logs.event(log, "bot_silent_in_handoff", conversation_id=tracker.sender_id,
-                       handoff_id=tracker.get_slot("handoff_id"))
-            return []
         message = inbound_from_tracker(tracker)
+        handoff_id = tracker.get_slot("handoff_id")
+        if handoff_id:
+            # The conversation is with staff: the message goes to the handoff, the bot is silent.
+            try:
+                get_store().add_customer_message(int(handoff_id), message.sender, message.text, message.received_at)
+            except (ValueError, TypeError):
+                pass
+            logs.event(log, "bot_silent_in_handoff", conversation_id=tracker.sender_id, handoff_id=handoff_id)
+            return []
         routed = get_router().route(message, parse=tracker.latest_message)
         decision = routed.decision
         logs.event(log, "message_routed", conversation_id=tracker.sender_id, message_id=message.id,
                    channel=message.channel, topic=decision.topic, route=decision.route,
                    reasons=list(decision.reasons))
         output = routed.to_output()
+        events: List[Dict[Text, Any]] = [SlotSet("last_route", decision.route)]
+        if decision.route == "handoff":
+            from console.intake import record_handoff
+
+            callback = message.sender if message.channel == "call" else None
+            new_id = record_handoff(get_store(), routed, tracker.sender_id, callback_number=callback)
+            output["handoff_id"] = new_id
+            events.append(SlotSet("handoff_id", str(new_id)))
         if routed.reply:
             dispatcher.utter_message(text=routed.reply, json_message={"ks1bot": output})
         else:
             dispatcher.utter_message(json_message={"ks1bot": output})
-        events: List[Dict[Text, Any]] = [SlotSet("last_route", decision.route)]
-        if decision.route == "handoff":
-            events.append(SlotSet("handoff_id", f"{tracker.sender_id}:{message.id}"))
         return events

@@ -22,7 +22,7 @@ log = logging.getLogger("ks1bot.cli")
 
 EXIT_USAGE = 2
 #: Modules that add subcommands (`ks1bot mail …`, `ks1bot bench …`, `ks1bot staff …`).
-EXTENSION_COMMANDS: List[str] = []
+EXTENSION_COMMANDS: List[str] = ["console.cli"]
 
 
 class CliError(Exception):
@@ -179,9 +179,9 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 # -- serve -------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ks1bot.serve import serve
+    from ks1bot.serve import Ports, serve
 
-    return serve(_settings(args), rasa_port=args.rasa_port, actions_port=args.actions_port)
+    return serve(_settings(args), Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port))
 
 
 # -- kb ----------------------------------------------------------------------------
@@ -240,9 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--customers", help="customer directory CSV (default: from settings)")
     shell.set_defaults(func=cmd_shell)
 
-    serve = sub.add_parser("serve", help="run the bot: Rasa server and action server (make run)")
+    serve = sub.add_parser("serve", help="run the bot: Rasa server, action server, console, channels (make run)")
     serve.add_argument("--rasa-port", type=int, default=5005)
     serve.add_argument("--actions-port", type=int, default=5055)
+    serve.add_argument("--console-port", type=int, help="default: console.port in settings (8000)")
     serve.set_defaults(func=cmd_serve)
 
     kb = sub.add_parser("kb", help="knowledge base tools")

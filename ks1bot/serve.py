@@ -1,17 +1,41 @@
-"""`make run`: start the Rasa server (REST channel) and the action server, keep them up."""
+"""`make run`: start the bot's servers, wait until each is ready, keep them up together.
+
+The services (each its own process): the Rasa action server, the Rasa server (REST
+channel), the staff console, and the channels that register themselves in SERVICES.
+"""
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 from ks1bot.model_store import ensure_model
 from ks1bot.settings import PROJECT_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: List[str]
+    #: ("http", url) — ready when the URL answers; ("tcp", "host:port") — when it accepts.
+    ready: Tuple[str, str]
+    ready_timeout: float
+    #: What the user sees once it is up.
+    banner: str
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int = 5005
+    actions: int = 5055
+    console: Optional[int] = None  # default: settings.console.port
 
 
 def _bin(name: str) -> str:
@@ -31,40 +55,54 @@ def endpoints_file(settings: Settings, actions_port: int) -> Path:
     return path
 
 
-def service_commands(settings: Settings, model: Path, rasa_port: int, actions_port: int) -> Dict[str, List[str]]:
-    return {
-        "actions": [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-        "rasa": [
-            _bin("rasa"), "run", "--model", str(model), "--port", str(rasa_port),
-            "--interface", "127.0.0.1",
-            "--endpoints", str(endpoints_file(settings, actions_port)),
-            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
-            "--enable-api", "--cors", "*",
-        ],
-    }
+def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
+    ks1bot = [_bin("ks1bot")] + (["--settings", str(settings.source)] if settings.source else [])
+    console_port = ports.console or settings.console.port
+    return [
+        Service("actions", [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
+                ("http", f"http://127.0.0.1:{ports.actions}/health"), 120,
+                f"action server http://127.0.0.1:{ports.actions}"),
+        Service("rasa", [
+            _bin("rasa"), "run", "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
+            "--endpoints", str(endpoints_file(settings, ports.actions)),
+            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"), "--enable-api", "--cors", "*",
+        ], ("http", f"http://127.0.0.1:{ports.rasa}/"), 300,
+            f"REST webhook http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"),
+        Service("console", ks1bot + ["console", "serve", "--port", str(console_port)],
+                ("http", f"http://127.0.0.1:{console_port}/console/login"), 120,
+                f"staff console http://127.0.0.1:{console_port}/console"),
+    ]
 
 
-def wait_until_up(url: str, timeout: float, process: subprocess.Popen) -> bool:
-    deadline = time.monotonic() + timeout
+def is_ready(check: Tuple[str, str]) -> bool:
+    kind, target = check
+    try:
+        if kind == "http":
+            with urllib.request.urlopen(target, timeout=2) as response:
+                return response.status < 500
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until_up(service: Service, process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + service.ready_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return True
-        except OSError:
-            pass
+        if is_ready(service.ready):
+            return True
         time.sleep(0.5)
     return False
 
 
-def serve(settings: Settings, rasa_port: int = 5005, actions_port: int = 5055) -> int:
+def serve(settings: Settings, ports: Ports = Ports()) -> int:
     model = ensure_model(settings.models_dir)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     if settings.source:
-        env["KS1BOT_SETTINGS"] = str(settings.source.resolve())
-    commands = service_commands(settings, model, rasa_port, actions_port)
+        env["KS1BOT_SETTINGS"] = str(Path(settings.source).resolve())
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -75,19 +113,15 @@ def serve(settings: Settings, rasa_port: int = 5005, actions_port: int = 5055) -
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        processes["actions"] = subprocess.Popen(commands["actions"], cwd=PROJECT_ROOT, env=env)
-        if not wait_until_up(f"http://127.0.0.1:{actions_port}/health", 120, processes["actions"]):
-            print("ks1bot: the action server did not start; see its log above.", file=sys.stderr)
-            return 1
-        processes["rasa"] = subprocess.Popen(commands["rasa"], cwd=PROJECT_ROOT, env=env)
-        if not wait_until_up(f"http://127.0.0.1:{rasa_port}/", 300, processes["rasa"]):
-            print("ks1bot: the Rasa server did not start; see its log above.", file=sys.stderr)
-            return 1
-        print(
-            f"KS1 bot is up: REST webhook http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, "
-            f"actions http://127.0.0.1:{actions_port}. Ctrl+C stops.",
-            flush=True,
-        )
+        banners = []
+        for service in services(settings, model, ports):
+            process = subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=env)
+            processes[service.name] = process
+            if not wait_until_up(service, process):
+                print(f"ks1bot: the {service.name} server did not start; see its log above.", file=sys.stderr)
+                return 1
+            banners.append(service.banner)
+        print("KS1 bot is up: " + "; ".join(banners) + ". Ctrl+C stops.", flush=True)
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:

@@ -42,6 +42,51 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sla_hours_normal: float = 4.0
+    sla_hours_high: float = 1.0
+    secure_cookies: bool = False
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The email channel (mail_gateway, SPEC §5). Passwords come from the environment."""
+
+    #: Inbound SMTP listener HOST:PORT, None: off (`make run` passes 127.0.0.1:2525).
+    smtp_listen: Optional[str] = None
+    #: Largest inbound SMTP message in bytes; larger ones are refused with 552.
+    max_message_bytes: int = 64 * 1024 * 1024
+    #: IMAP mailbox URL imap://user@host:port/INBOX (imaps:// for TLS), None: off.
+    imap: Optional[str] = None
+    processed_folder: str = "KS1-Bot/Processed"
+    failed_folder: str = "KS1-Bot/Failed"
+    poll_seconds: float = 30.0
+    idle_seconds: float = 300.0
+    #: CA file for the IMAP server's and relay's certificates (None: the system's).
+    ca_file: Optional[str] = None
+    #: Outgoing relay HOST:PORT, None: replies go to data_dir/mail/outbox as .eml files.
+    relay: Optional[str] = None
+    relay_starttls: bool = True
+    relay_username: Optional[str] = None
+    #: Sender of replies; None: the first of our_addresses.
+    from_address: Optional[str] = None
+    from_name: str = "KS1 Support"
+    #: Per-sender cap on automatic replies (Zammad's default: 10 in 10 minutes).
+    sender_limit: int = 10
+    sender_window_minutes: float = 10.0
+    #: Automatic replies per thread within 24 hours.
+    thread_replies_per_day: int = 1
+    send_attempts: int = 8
+    retry_seconds: float = 5.0
+    #: Route a few sample mails at start so the first real mail is not slow.
+    warm_up: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     support_hours: SupportHoursSettings = field(default_factory=SupportHoursSettings)
     self_service: str = "support_hours"
@@ -53,6 +98,10 @@ class Settings:
     knowledge_dir: Path = PROJECT_ROOT / "data" / "knowledge"
     data_dir: Path = PROJECT_ROOT / "var"
     default_language: str = "de"
+    #: Handoff store: SQLAlchemy URL; None means the SQLite file data_dir/ks1bot.db.
+    database_url: Optional[str] = None
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     #: Where the settings came from (for messages), None for built-in defaults.
     source: Optional[Path] = None
 
@@ -93,6 +142,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
     known = {
         "support_hours", "self_service", "thresholds", "customers", "our_addresses",
         "message_id_domain", "models_dir", "knowledge_dir", "data_dir", "default_language",
+        "database_url", "console", "mail",
     }
     unknown = sorted(set(raw) - known)
     where = f" in {source}" if source else ""
@@ -130,6 +180,9 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
         knowledge_dir=path_of("knowledge_dir", defaults.knowledge_dir),
         data_dir=path_of("data_dir", defaults.data_dir),
         default_language=language,
+        database_url=str(raw["database_url"]) if raw.get("database_url") else None,
+        console=_parse_console(raw.get("console") or {}, where),
+        mail=_parse_mail(raw.get("mail") or {}, where),
         source=source,
     )
 
@@ -186,6 +239,44 @@ def _parse_support_hours(raw: Dict[str, Any], where: str) -> SupportHoursSetting
         federal_state=state,
         extra_closed_days=tuple(str(d) for d in closed),
     )
+
+
+def _parse_console(raw: Dict[str, Any], where: str) -> ConsoleSettings:
+    defaults = ConsoleSettings()
+    values: Dict[str, Any] = {}
+    for key, kind in (("host", str), ("port", int), ("sla_hours_normal", float), ("sla_hours_high", float),
+                      ("secure_cookies", bool), ("login_max_failures", int), ("login_window_minutes", int)):
+        value = raw.get(key, getattr(defaults, key))
+        try:
+            values[key] = kind(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"console.{key} is {value!r}{where}; it must be a {kind.__name__}.") from None
+    unknown = sorted(set(raw) - set(values))
+    if unknown:
+        raise SettingsError(f"Unknown setting console.{', console.'.join(unknown)}{where}.")
+    return ConsoleSettings(**values)
+
+
+def _parse_mail(raw: Dict[str, Any], where: str) -> MailSettings:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"mail{where} must be a mapping of keys to values.")
+    unknown = sorted(set(raw) - set(MailSettings.__dataclass_fields__))
+    if unknown:
+        raise SettingsError(f"Unknown setting mail.{', mail.'.join(unknown)}{where}.")
+    values: Dict[str, Any] = {}
+    for key, spec in MailSettings.__dataclass_fields__.items():
+        if key not in raw or raw[key] is None:
+            continue
+        value, kind = raw[key], type(spec.default) if spec.default is not None else str
+        if kind is bool and not isinstance(value, bool):
+            raise SettingsError(f"mail.{key} is {value!r}{where}; write true or false.")
+        try:
+            values[key] = kind(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"mail.{key} is {value!r}{where}; it must be a {kind.__name__}.") from None
+        if kind in (int, float) and values[key] < 0:
+            raise SettingsError(f"mail.{key} is {value!r}{where}; it must not be negative.")
+    return MailSettings(**values)
 
 
 def _parse_thresholds(raw: Dict[str, Any], where: str) -> Thresholds:

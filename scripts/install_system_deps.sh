@@ -2,8 +2,8 @@
 # Install the Debian packages the test suite and channels need, when they are missing.
 set -euo pipefail
 packages=()
-# Filled in as channels land (Dovecot for IMAP, Chromium for browser tests).
-want=(${KS1BOT_APT_PACKAGES:-})
+# chromium + chromium-driver: browser tests; postgresql: the handoff store on PostgreSQL.
+want=(chromium chromium-driver postgresql ${KS1BOT_APT_PACKAGES:-})
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || packages+=("$pkg")
 done

@@ -25,11 +25,18 @@ def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
 
 
 @pytest.fixture
-def router(settings, eval_customers, knowledge):
+def store(tmp_path, settings):
+    from console.service import handoff_store
+
+    return handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
+
+
+@pytest.fixture
+def router(settings, eval_customers, knowledge, store):
     r = Router(settings, eval_customers, knowledge)
-    actions.set_router(r)
+    actions.set_router(r, store)
     yield r
-    actions.set_router(None)
+    actions.set_router(None, None)
 
 
 def test_exclusion_reply_and_decision(router):
@@ -47,7 +54,7 @@ def test_exclusion_reply_and_decision(router):
     assert not any(e.get("name") == "handoff_id" for e in events)
 
 
-def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router):
+def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router, store):
     latest = parse("bug_report", text="KS1 stürzt beim Buchen ab")
     latest["metadata"] = {"received_at": "2026-11-17T21:05:00+01:00"}
     dispatcher = CollectingDispatcher()
@@ -57,12 +64,18 @@ def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router):
     assert "am Mittwoch, 18. November, ab 08:30 Uhr" in dispatcher.messages[0]["text"]
     handoff = [e for e in events if e.get("name") == "handoff_id"]
     assert handoff and handoff[0]["value"]
+    assert decision["handoff_id"] == int(handoff[0]["value"])
+    queued = store.get(int(handoff[0]["value"]))
+    assert (queued.channel, queued.topic, queued.customer_id, queued.status) == ("chat", "bug_report", "C1001", "open")
+    assert queued.messages[0].text == "KS1 stürzt beim Buchen ab"
 
     later = CollectingDispatcher()
     follow_up = actions.ActionRoute().run(later, tracker(parse("greeting", text="Hallo?"),
                                                          slots={"handoff_id": handoff[0]["value"]}), {})
     assert later.messages == []
     assert follow_up == []
+    assert [m.text for m in store.get(queued.id).messages if m.direction == "customer"] == [
+        "KS1 stürzt beim Buchen ab", "Hallo?"]
 
 
 def test_without_metadata_the_conversation_id_is_the_sender(router):

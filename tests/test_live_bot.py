@@ -39,11 +39,11 @@ def live_bot(tmp_path_factory, trained_model):
         f"customers: {EVAL_DIR / 'customers.csv'}\nmodels_dir: {ROOT / 'models'}\n"
         f"knowledge_dir: {ROOT / 'data' / 'knowledge'}\ndata_dir: {tmp / 'var'}\n"
     )
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port, console_port = free_port(), free_port(), free_port()
     log = open(tmp / "serve.log", "w")
     process = subprocess.Popen(
         [KS1BOT, "--settings", str(settings), "serve", "--rasa-port", str(rasa_port),
-         "--actions-port", str(actions_port)],
+         "--actions-port", str(actions_port), "--console-port", str(console_port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
     )
     deadline = time.monotonic() + 420

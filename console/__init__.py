@@ -1,0 +1,1 @@
+"""Staff console: the handoff queue (store, web app, staff accounts)."""

@@ -1,0 +1,277 @@
+"""The staff console web app (Starlette, ASGI): login, queue, detail, actions, live updates."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any, Dict, Optional
+from urllib.parse import urlencode
+
+from sqlalchemy.exc import OperationalError
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from console.auth import Auth, tokens_match
+from console.channels import ReplyChannels
+from console.db import StoreUnavailable
+from console.models import CHANNELS, PRIORITIES, STATUSES
+from console.store import HandoffStore
+from ks1bot import logs
+
+log = logging.getLogger("console.app")
+HERE = Path(__file__).parent
+SESSION_COOKIE = "ks1_session"
+LOGIN_COOKIE = "ks1_login_csrf"
+#: Customer text is untrusted: no inline script or style runs, only our own files.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+MAX_FORM_BYTES = 2_000_000
+
+
+def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_cookies: bool = False,
+               poll_seconds: float = 1.0) -> Starlette:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    def page(request: Request, name: str, context: Dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        response = templates.TemplateResponse(request, name, context, status_code=status_code)
+        return response
+
+    def current(request: Request):
+        return auth.session(request.cookies.get(SESSION_COOKIE))
+
+    def to_login(request: Request) -> Response:
+        if request.url.path.startswith(("/console/api", "/console/events")):
+            return JSONResponse({"error": "Log in first."}, status_code=401)
+        return RedirectResponse("/console/login", status_code=303)
+
+    async def form_of(request: Request) -> Dict[str, str]:
+        length = int(request.headers.get("content-length") or 0)
+        if length > MAX_FORM_BYTES:
+            raise HTTPException(413, "The form is too large.")
+        form = await request.form()
+        return {k: str(v) for k, v in form.items()}
+
+    def csrf_ok(form: Dict[str, str], csrf: str) -> bool:
+        return tokens_match(csrf, form.get("csrf_token"))
+
+    def forbidden(request: Request) -> HTMLResponse:
+        logs.event(log, "csrf_rejected", logging.WARNING, path=request.url.path)
+        return page(request, "error.html", {"title": "Forbidden",
+                                            "message": "The form was missing its security token or it was wrong. "
+                                                       "Reload the page and try again."}, 403)
+
+    # -- login ----------------------------------------------------------------------------
+    async def login_page(request: Request) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", {"csrf_token": token, "error": request.query_params.get("error", "")})
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies,
+                            path="/console")
+        return response
+
+    async def login(request: Request) -> Response:
+        form = await form_of(request)
+        if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf_token")):
+            return forbidden(request)
+        client = request.client.host if request.client else "?"
+        token, problem = auth.login(form.get("name", "").strip(), form.get("password", ""), client)
+        if token is None:
+            status = 429 if problem.startswith("Too many") else 401
+            fresh = secrets.token_urlsafe(24)
+            response = page(request, "login.html", {"csrf_token": fresh, "error": problem}, status)
+            response.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="lax", secure=secure_cookies,
+                                path="/console")
+            return response
+        response = RedirectResponse("/console", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies,
+                            path="/console")
+        response.delete_cookie(LOGIN_COOKIE, path="/console")
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        form = await form_of(request)
+        if not csrf_ok(form, session[1]):
+            return forbidden(request)
+        auth.logout(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/console")
+        return response
+
+    # -- queue and detail -----------------------------------------------------------------
+    def filters_of(request: Request) -> Dict[str, Optional[str]]:
+        params = request.query_params
+        allowed = {"status": STATUSES, "channel": CHANNELS, "priority": PRIORITIES}
+        result: Dict[str, Optional[str]] = {}
+        for key, values in allowed.items():
+            value = params.get(key) or None
+            result[key] = value if value in values else None
+        topic = params.get("topic") or None
+        result["topic"] = topic if topic and len(topic) < 64 else None
+        return result
+
+    async def queue(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        filters = filters_of(request)
+        handoffs = store.list(**filters)
+        return page(request, "queue.html", {
+            "staff": session[0], "csrf_token": session[1], "handoffs": handoffs, "filters": filters,
+            "statuses": STATUSES, "channels": CHANNELS, "priorities": PRIORITIES, "topics": store.topics(),
+            "latest_id": store.latest_id(),
+        })
+
+    def handoff_id_of(request: Request) -> int:
+        try:
+            return int(request.path_params["handoff_id"])
+        except (KeyError, ValueError):
+            raise HTTPException(404)
+
+    async def detail(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        handoff = store.get(handoff_id_of(request))
+        if handoff is None:
+            raise HTTPException(404)
+        return page(request, "detail.html", {
+            "staff": session[0], "csrf_token": session[1], "h": handoff,
+            "form_token": secrets.token_urlsafe(16), "notice": request.query_params.get("notice", ""),
+            "ok": request.query_params.get("ok", "1") == "1",
+        })
+
+    async def act(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        form = await form_of(request)
+        if not csrf_ok(form, session[1]):
+            return forbidden(request)
+        handoff_id = handoff_id_of(request)
+        if store.get(handoff_id) is None:
+            raise HTTPException(404)
+        staff = session[0].name
+        key = form.get("form_token") or None
+        action = request.path_params["action"]
+        if action == "claim":
+            result = store.claim(handoff_id, staff, key)
+        elif action == "reply":
+            result = store.reply(handoff_id, staff, form.get("text", ""), key, channels.sender_for(staff))
+        elif action == "resolve":
+            result = store.resolve(handoff_id, staff, key, form.get("note", ""), notify=channels.resolved)
+        elif action == "hand-back":
+            result = store.hand_back(handoff_id, staff, key, notify=channels.handed_back)
+        else:
+            raise HTTPException(404)
+        query = urlencode({"notice": result.message, "ok": "1" if result.ok else "0"})
+        return RedirectResponse(f"/console/handoffs/{handoff_id}?{query}", status_code=303)
+
+    # -- API and live updates -------------------------------------------------------------
+    def summary(h) -> Dict[str, Any]:
+        return {"id": h.id, "channel": h.channel, "topic": h.topic, "priority": h.priority, "status": h.status,
+                "sender": h.sender, "customer": h.customer_name, "subject": h.subject,
+                "created_at": h.created_at.isoformat(), "sla": h.sla.badge, "sla_label": h.sla.label}
+
+    async def api_list(request: Request) -> Response:
+        if current(request) is None:
+            return to_login(request)
+        return JSONResponse([summary(h) for h in store.list(**filters_of(request))])
+
+    async def events(request: Request) -> Response:
+        if current(request) is None:
+            return to_login(request)
+        try:
+            last = int(request.query_params.get("after") or store.latest_id())
+        except ValueError:
+            last = store.latest_id()
+
+        async def stream():
+            nonlocal last
+            yield ": connected\n\n"
+            while True:
+                if await request.is_disconnected():
+                    break
+                try:
+                    fresh = await asyncio.to_thread(store.created_after, last)
+                except StoreUnavailable:
+                    fresh = []
+                for h in fresh:
+                    last = max(last, h.id)
+                    yield f"event: handoff\nid: {h.id}\ndata: {json.dumps(summary(h))}\n\n"
+                await asyncio.sleep(poll_seconds)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse("/console", status_code=303)
+
+    # -- errors ---------------------------------------------------------------------------
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return page(request, "error.html", {"title": "Not found",
+                                                "message": "There is no such handoff or page. Go back to the queue."}, 404)
+        if exc.status_code == 413:
+            return page(request, "error.html", {"title": "Too large", "message": exc.detail}, 413)
+        return page(request, "error.html", {"title": f"Error {exc.status_code}", "message": str(exc.detail)},
+                    exc.status_code)
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        logs.event(log, "console_store_unavailable", logging.ERROR, path=request.url.path, error=str(exc))
+        return page(request, "error.html", {
+            "title": "Database unavailable",
+            "message": "The handoff database cannot be reached right now, so nothing was changed. "
+                       "Try again in a minute; if it persists, tell your administrator."}, 503)
+
+    return Starlette(
+        middleware=[Middleware(SecurityHeaders)],
+        routes=[
+            Route("/", root),
+            Route("/console", queue),
+            Route("/console/", queue),
+            Route("/console/login", login_page, methods=["GET"]),
+            Route("/console/login", login, methods=["POST"]),
+            Route("/console/logout", logout, methods=["POST"]),
+            Route("/console/handoffs/{handoff_id}", detail),
+            Route("/console/handoffs/{handoff_id}/{action}", act, methods=["POST"]),
+            Route("/console/api/handoffs", api_list),
+            Route("/console/events", events),
+            Mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        ],
+        exception_handlers={HTTPException: not_found, StoreUnavailable: store_down, OperationalError: store_down},
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: CSP and friends on every response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if "text/html" in headers.get("content-type", ""):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

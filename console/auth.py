@@ -1,0 +1,129 @@
+"""Staff accounts (argon2 hashes), server-side sessions with CSRF tokens, login rate limit."""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+
+from console.db import session_factory, utc
+from console.models import LoginAttempt, StaffSession, StaffUser
+from ks1bot import logs
+
+log = logging.getLogger("console.auth")
+_hasher = PasswordHasher()
+NAME = re.compile(r"^[A-Za-z0-9._@-]{2,80}$")
+
+
+class AuthError(Exception):
+    """A staff-account problem the user can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    window: dt.timedelta = dt.timedelta(minutes=15)
+    session_lifetime: dt.timedelta = dt.timedelta(hours=10)
+
+
+def is_locked_out(failures_in_window: int, policy: LoginPolicy) -> bool:
+    """Pure rule: too many failed logins for this name from this address in the window."""
+    return failures_in_window >= policy.max_failures
+
+
+def tokens_match(expected: Optional[str], given: Optional[str]) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+class Auth:
+    def __init__(self, engine, policy: LoginPolicy = LoginPolicy(),
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
+        self.Session = session_factory(engine)
+        self.policy = policy
+        self.clock = clock
+
+    # -- accounts -------------------------------------------------------------------------
+    def add_staff(self, name: str, password: str) -> Staff:
+        if not NAME.match(name or ""):
+            raise AuthError("A staff name has 2 to 80 letters, digits or . _ @ - and no spaces.")
+        if len(password or "") < 10:
+            raise AuthError("The password needs at least 10 characters.")
+        with self.Session.begin() as session:
+            row = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar()
+            if row is None:
+                row = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=self.clock())
+                session.add(row)
+                action = "staff_added"
+            else:
+                row.password_hash = _hasher.hash(password)
+                action = "staff_password_changed"
+            session.flush()
+            staff = Staff(row.id, row.name)
+        logs.event(log, action, staff=name)
+        return staff
+
+    def list_staff(self) -> Sequence[str]:
+        with self.Session() as session:
+            return list(session.execute(select(StaffUser.name).order_by(StaffUser.name)).scalars())
+
+    # -- login ----------------------------------------------------------------------------
+    def failures(self, key: str) -> int:
+        since = self.clock() - self.policy.window
+        with self.Session() as session:
+            return session.execute(
+                select(func.count(LoginAttempt.id)).where(
+                    LoginAttempt.key == key, LoginAttempt.succeeded == 0, LoginAttempt.at >= since)
+            ).scalar() or 0
+
+    def login(self, name: str, password: str, client: str) -> "tuple[Optional[str], str]":
+        """(session token, '') on success, (None, reason) otherwise."""
+        key = f"{(name or '').lower()}|{client}"
+        if is_locked_out(self.failures(key), self.policy):
+            logs.event(log, "login_locked_out", logging.WARNING, staff=name, client=client)
+            minutes = int(self.policy.window.total_seconds() // 60)
+            return None, f"Too many failed logins; wait {minutes} minutes and try again."
+        with self.Session.begin() as session:
+            row = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar()
+            ok = False
+            if row is not None:
+                try:
+                    ok = _hasher.verify(row.password_hash, password or "")
+                except (VerificationError, InvalidHashError):
+                    ok = False
+            session.add(LoginAttempt(key=key, succeeded=int(ok), at=self.clock()))
+            if not ok:
+                logs.event(log, "login_failed", logging.WARNING, staff=name, client=client)
+                return None, "Wrong name or password."
+            token = secrets.token_urlsafe(32)
+            session.add(StaffSession(id=token, staff_id=row.id, csrf_token=secrets.token_urlsafe(32),
+                                     created_at=self.clock(), expires_at=self.clock() + self.policy.session_lifetime))
+        logs.event(log, "login", staff=name, client=client)
+        return token, ""
+
+    def session(self, token: Optional[str]) -> "Optional[tuple[Staff, str]]":
+        """(staff, csrf token) of a valid session, else None."""
+        if not token:
+            return None
+        with self.Session() as session:
+            row = session.get(StaffSession, token)
+            if row is None or utc(row.expires_at) <= self.clock():
+                return None
+            return Staff(row.staff.id, row.staff.name), row.csrf_token
+
+    def logout(self, token: Optional[str]) -> None:
+        if token:
+            with self.Session.begin() as session:
+                session.execute(delete(StaffSession).where(StaffSession.id == token))

@@ -1,0 +1,38 @@
+// Live queue: new handoffs appear without reloading (server-sent events).
+// Everything from the server is inserted as text, never as HTML.
+(function () {
+  var live = document.getElementById("live");
+  var table = document.getElementById("queue");
+  if (!live || !table || !window.EventSource) { return; }
+  var body = table.tBodies[0];
+  var source = new EventSource("/console/events?after=" + encodeURIComponent(live.dataset.after || "0"));
+
+  function cell(row, text) { var td = row.insertCell(-1); td.textContent = text == null ? "" : String(text); return td; }
+
+  source.addEventListener("handoff", function (event) {
+    var h = JSON.parse(event.data);
+    var empty = body.querySelector("tr.empty");
+    if (empty) { empty.remove(); }
+    var row = body.insertRow(-1);
+    row.className = "fresh status-" + h.status + " priority-" + h.priority;
+    row.dataset.id = h.id;
+    var idCell = row.insertCell(-1);
+    var link = document.createElement("a");
+    link.href = "/console/handoffs/" + encodeURIComponent(h.id);
+    link.textContent = h.id;
+    idCell.appendChild(link);
+    cell(row, h.created_at.replace("T", " ").slice(0, 16) + " UTC");
+    var slaCell = row.insertCell(-1);
+    var badge = document.createElement("span");
+    badge.className = "badge sla-" + h.sla;
+    badge.textContent = h.sla_label;
+    slaCell.appendChild(badge);
+    cell(row, h.priority);
+    cell(row, h.channel);
+    cell(row, h.topic);
+    cell(row, (h.customer || "unknown sender") + " " + (h.sender || ""));
+    cell(row, h.subject || "(no subject)");
+    cell(row, h.status);
+    live.textContent = "New handoff #" + h.id + " (" + h.topic + ")";
+  });
+})();
