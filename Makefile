@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The chat widget bundle (rasa-webchat) from the npm registry; never committed.
+WIDGET := widget/vendor/webchat.js
+$(WIDGET): widget/package.json scripts/fetch_widget.sh
+	@scripts/fetch_widget.sh
+
 # Debian packages the tests and channels need (Dovecot, Chromium), installed when missing.
 system-deps:
 	@scripts/install_system_deps.sh
@@ -29,10 +34,10 @@ system-deps:
 model: $(STAMP)
 	$(BIN)/ks1bot train --if-stale
 
-run: model
+run: model $(WIDGET)
 	$(BIN)/ks1bot serve
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(WIDGET)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: model

@@ -11,19 +11,23 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from ks1bot import logs
+from ks1bot.call_flow import call_step
 from ks1bot.messages import CHANNELS, InboundMessage, parse_timestamp
+from ks1bot.replies import phrase
 
 log = logging.getLogger("actions")
 
 _router = None
 _store = None
-_router_lock = threading.Lock()
+_lock = threading.Lock()
+#: Input channels whose output cannot carry our JSON decision payload (the widget).
+NO_JSON_CHANNELS = ("socketio",)
 
 
 def get_router():
     """The process-wide Router (settings, customers, knowledge base), built on first use."""
     global _router
-    with _router_lock:
+    with _lock:
         if _router is None:
             from ks1bot.customers import CustomerDirectory
             from ks1bot.knowledge import KnowledgeBase
@@ -42,7 +46,7 @@ def get_router():
 def get_store():
     """The handoff store the staff console reads (built on first use)."""
     global _store
-    with _router_lock:
+    with _lock:
         if _store is None:
             from console.service import handoff_store
             from ks1bot.settings import load_settings
@@ -59,7 +63,8 @@ def set_router(router, store=None) -> None:
 
 def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) -> InboundMessage:
     """The message as the routing code sees it. Channels put details in the metadata:
-    channel (email/chat/call), received_at, sender (address or phone), subject, language."""
+    channel (email/chat/call), received_at, sender (address or phone), subject, language,
+    original_text (the text before any channel-side rewriting)."""
     latest = tracker.latest_message or {}
     metadata: Dict[str, Any] = latest.get("metadata") or {}
     channel = metadata.get("channel") if metadata.get("channel") in CHANNELS else "chat"
@@ -70,16 +75,53 @@ def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) ->
         except ValueError:
             pass
     sender = str(metadata.get("sender") or tracker.sender_id or "")
+    text = metadata["original_text"] if isinstance(metadata.get("original_text"), str) else latest.get("text")
+    language = metadata.get("language")
+    if isinstance(text, str) and text.startswith("/"):
+        # An intent payload (the widget's opening "/greeting"), not words: nothing to read
+        # a language from, so the page's language decides.
+        text, language = "", language or metadata.get("page_language")
     return InboundMessage(
         id=str(metadata.get("message_id") or latest.get("message_id") or tracker.sender_id),
         channel=channel,
         received_at=received_at,
         sender=sender,
-        text=str(metadata.get("original_text") or latest.get("text") or ""),
+        text=str(text or ""),
         subject=metadata.get("subject"),
-        language_hint=metadata.get("language") if metadata.get("language") in ("de", "en") else None,
+        language_hint=language if language in ("de", "en") else None,
         auto_generated=metadata.get("auto_generated"),
     )
+
+
+def _asr_confidence(tracker: Tracker) -> Optional[float]:
+    value = ((tracker.latest_message or {}).get("metadata") or {}).get("asr_confidence")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _language(tracker: Tracker, message: InboundMessage) -> str:
+    if message.language_hint:
+        return message.language_hint
+    slot = tracker.get_slot("language")
+    if slot in ("de", "en"):
+        return slot
+    if message.text.strip():
+        from ks1bot.language import detect_language
+
+        return detect_language(message.text)
+    return "de"
+
+
+def _utter(dispatcher: CollectingDispatcher, tracker: Tracker, text: str, payload: Dict[str, Any]) -> None:
+    if tracker.get_latest_input_channel() in NO_JSON_CHANNELS:
+        if text:
+            dispatcher.utter_message(text=text)
+    elif text:
+        dispatcher.utter_message(text=text, json_message={"ks1bot": payload})
+    else:
+        dispatcher.utter_message(json_message={"ks1bot": payload})
 
 
 class ActionRoute(Action):
@@ -98,14 +140,37 @@ class ActionRoute(Action):
             except (ValueError, TypeError):
                 pass
             logs.event(log, "bot_silent_in_handoff", conversation_id=tracker.sender_id, handoff_id=handoff_id)
+            if message.channel == "call":  # a phone line cannot stay silent
+                language = _language(tracker, message)
+                text = phrase("call_in_handoff", language)
+                _utter(dispatcher, tracker, text, {"id": message.id, "language": language, "topic": None,
+                                                   "route": "handoff", "reasons": ["in_handoff"], "reply": text,
+                                                   "handoff_id": int(handoff_id) if str(handoff_id).isdigit() else None})
             return []
-        routed = get_router().route(message, parse=tracker.latest_message)
+
+        events: List[Dict[Text, Any]] = []
+        unclear = False
+        if message.channel == "call":
+            repeats = int(tracker.get_slot("asr_repeats") or 0)
+            step = call_step(message.text, _asr_confidence(tracker), repeats)
+            if step == "repeat":
+                language = _language(tracker, message)
+                text = phrase("call_repeat", language)
+                logs.event(log, "call_repeat_asked", conversation_id=tracker.sender_id, asr_repeats=repeats + 1)
+                _utter(dispatcher, tracker, text, {"id": message.id, "language": language, "topic": None,
+                                                   "route": "answer", "reasons": ["asr_repeat"], "reply": text})
+                return [SlotSet("asr_repeats", float(repeats + 1))]
+            unclear = step == "handoff"
+            if repeats and not unclear:
+                events.append(SlotSet("asr_repeats", 0.0))
+
+        routed = get_router().route(message, parse=tracker.latest_message, unclear_speech=unclear)
         decision = routed.decision
         logs.event(log, "message_routed", conversation_id=tracker.sender_id, message_id=message.id,
                    channel=message.channel, topic=decision.topic, route=decision.route,
                    reasons=list(decision.reasons))
         output = routed.to_output()
-        events: List[Dict[Text, Any]] = [SlotSet("last_route", decision.route)]
+        events += [SlotSet("last_route", decision.route), SlotSet("language", routed.language)]
         if decision.route == "handoff":
             from console.intake import record_handoff
 
@@ -113,8 +178,59 @@ class ActionRoute(Action):
             new_id = record_handoff(get_store(), routed, tracker.sender_id, callback_number=callback)
             output["handoff_id"] = new_id
             events.append(SlotSet("handoff_id", str(new_id)))
-        if routed.reply:
-            dispatcher.utter_message(text=routed.reply, json_message={"ks1bot": output})
-        else:
-            dispatcher.utter_message(json_message={"ks1bot": output})
+        _utter(dispatcher, tracker, routed.reply, output)
         return events
+
+
+def _entity(tracker: Tracker, name: str) -> Optional[str]:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == name:
+            return str(entity.get("value") or "")
+    return None
+
+
+class ActionStaffReply(Action):
+    """A staff member's reply from the console, shown in the customer's chat."""
+
+    def name(self) -> Text:
+        return "action_staff_reply"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        text = _entity(tracker, "staff_text") or ""
+        staff = _entity(tracker, "staff_name") or "KS1-Support"
+        language = tracker.get_slot("language") if tracker.get_slot("language") in ("de", "en") else "de"
+        if text.strip():
+            dispatcher.utter_message(text=f"{phrase('staff_reply_intro', language, staff_name=staff)}\n{text}")
+            logs.event(log, "staff_reply_delivered", conversation_id=tracker.sender_id, staff=staff)
+        return []
+
+
+class ActionHandBack(Action):
+    """Staff hand the conversation back: the bot answers again."""
+
+    def name(self) -> Text:
+        return "action_hand_back"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        language = tracker.get_slot("language") if tracker.get_slot("language") in ("de", "en") else "de"
+        dispatcher.utter_message(text=phrase("handed_back", language))
+        logs.event(log, "handed_back_to_bot", conversation_id=tracker.sender_id,
+                   handoff_id=tracker.get_slot("handoff_id"))
+        return [SlotSet("handoff_id", None), SlotSet("asr_repeats", 0.0)]
+
+
+class ActionWarmUp(Action):
+    """Load the router and the handoff store now, not on the first customer's message
+    (`ks1bot serve` calls it once the action server is up)."""
+
+    def name(self) -> Text:
+        return "action_warm_up"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        router = get_router()
+        get_store()
+        # One real classification path end to end (embedding model, knowledge index).
+        if router.knowledge is not None:
+            router.knowledge.search("KS1 Update", "update_question", "de")
+        logs.event(log, "action_server_warm")
+        return []

@@ -25,6 +25,7 @@ from console.channels import ReplyChannels
 from console.db import StoreUnavailable
 from console.models import CHANNELS, PRIORITIES, STATUSES
 from console.store import HandoffStore
+from console.widget import widget_routes
 from ks1bot import logs
 
 log = logging.getLogger("console.app")
@@ -248,6 +249,7 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
             Route("/console/api/handoffs", api_list),
             Route("/console/events", events),
             Mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+            *widget_routes(),
         ],
         exception_handlers={HTTPException: not_found, StoreUnavailable: store_down, OperationalError: store_down},
     )

@@ -38,3 +38,19 @@ def handoff_from_routed(routed: Routed, conversation_id: str, source_message_id:
 def record_handoff(store: HandoffStore, routed: Routed, conversation_id: str,
                    source_message_id: Optional[str] = None, callback_number: Optional[str] = None) -> int:
     return store.create(handoff_from_routed(routed, conversation_id, source_message_id, callback_number))
+
+
+def email_handoff_recorder(store: HandoffStore):
+    """For the mail gateway: a new handoff per handed-off mail, and a customer's further
+    mail in a thread that is with staff added to that handoff (both once per Message-ID)."""
+
+    def record(routed: Routed, conversation_id: str, message_id: str, followup: bool) -> None:
+        existing = store.open_handoff_for("email", conversation_id) if followup else None
+        if existing is None:
+            record_handoff(store, routed, conversation_id, source_message_id=message_id)
+            return
+        message = routed.message
+        text = message.text if not message.subject else f"{message.subject}\n\n{message.text}"
+        store.add_customer_message(existing, message.sender, text, message.received_at, source_message_id=message_id)
+
+    return record

@@ -196,15 +196,21 @@ class HandoffStore:
                 ).scalar_one()
 
     def add_customer_message(self, handoff_id: int, author: str, text: str,
-                             at: Optional[dt.datetime] = None) -> None:
-        """A further customer message in a conversation that is with staff."""
+                             at: Optional[dt.datetime] = None, source_message_id: Optional[str] = None) -> None:
+        """A further customer message in a conversation that is with staff (once per source id)."""
+        key = f"message:{source_message_id}"[:64] if source_message_id else None
+
         def run() -> None:
             with self.Session.begin() as session:
+                session.add(AuditEvent(handoff_id=handoff_id, actor=author or "customer", action="customer_message",
+                                       detail=text[:200], at=utc(at) or self.clock(), idempotency_key=key))
+                session.flush()
                 session.add(ConversationMessage(handoff_id=handoff_id, direction="customer", author=author,
                                                 text=text, created_at=utc(at) or self.clock()))
-                session.add(AuditEvent(handoff_id=handoff_id, actor=author or "customer", action="customer_message",
-                                       detail=text[:200], at=utc(at) or self.clock()))
-        self._guard(run)
+        try:
+            self._guard(run)
+        except IntegrityError:  # the same mail again (a retry after a crash)
+            pass
 
     def open_handoff_for(self, channel: str, conversation_id: str) -> Optional[int]:
         """The handoff a conversation is in (open or claimed), if any."""

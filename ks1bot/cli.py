@@ -22,7 +22,7 @@ log = logging.getLogger("ks1bot.cli")
 
 EXIT_USAGE = 2
 #: Modules that add subcommands (`ks1bot mail …`, `ks1bot bench …`, `ks1bot staff …`).
-EXTENSION_COMMANDS: List[str] = ["console.cli"]
+EXTENSION_COMMANDS: List[str] = ["console.cli", "mail_gateway.cli", "ks1bot.bench_cli"]
 
 
 class CliError(Exception):
@@ -181,7 +181,8 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ks1bot.serve import Ports, serve
 
-    return serve(_settings(args), Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port))
+    return serve(_settings(args), Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port,
+                                        mail_smtp=args.smtp_listen))
 
 
 # -- kb ----------------------------------------------------------------------------
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rasa-port", type=int, default=5005)
     serve.add_argument("--actions-port", type=int, default=5055)
     serve.add_argument("--console-port", type=int, help="default: console.port in settings (8000)")
+    serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP of the email channel (127.0.0.1:2525)")
     serve.set_defaults(func=cmd_serve)
 
     kb = sub.add_parser("kb", help="knowledge base tools")

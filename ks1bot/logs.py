@@ -51,6 +51,7 @@ def configure_own_loggers(level: int = logging.INFO, stream=None) -> None:
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def quiet_rasa(level: int = logging.WARNING) -> None:

@@ -68,6 +68,8 @@ def _body(decision: Decision, language: str, channel: str, customer: Optional[Cu
     detail = details.get(topic, details["default"])
     if topic == "bug_report" and decision.priority == "high":
         detail = details["bug_report_high"]
+    if "low_asr_confidence" in decision.reasons:
+        detail = details["unclear_speech"]
     if decision.knowledge is not None and "outside_hours" in decision.reasons:
         detail = f"{detail} {t['outside_hours_draft_note']}"
     open_now = decision.support_open
@@ -76,6 +78,12 @@ def _body(decision: Decision, language: str, channel: str, customer: Optional[Cu
     if not open_now and decision.next_opening is not None:
         opening = _opening_text(decision.next_opening, t)
     return t[key].format(handoff_detail=detail, next_opening=opening, **fields)
+
+
+def phrase(key: str, language: str, templates: Optional[Dict[str, Any]] = None, **fields: Any) -> str:
+    """A fixed phrase of the bot (call_repeat, handed_back, staff_reply_intro) in `language`."""
+    all_templates = templates or load_templates()
+    return all_templates[language if language in all_templates else "de"][key].format(**fields)
 
 
 def render_reply(

@@ -55,6 +55,8 @@ class MessageFacts:
     malfunction: bool = False
     #: The message asks whether something is covered by the contract.
     coverage_question: bool = False
+    #: Phone: the caller could not be understood, also after being asked to repeat.
+    unclear_speech: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ def decide(
                       final_topic=topic if topic in ("thanks", "out_of_domain") else "out_of_domain")
     if facts.channel == "email" and topic == "thanks" and confidence >= thresholds.classify:
         return result("ignore", "thanks_only")
+
+    # A caller we cannot understand gets a call back from a person.
+    if facts.channel == "call" and facts.unclear_speech:
+        return result("handoff", "low_asr_confidence", final_topic="request_human")
 
     # The in-scope part of a mixed message wins (SPEC §3); exclude only when the whole
     # request is out of scope.

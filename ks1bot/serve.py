@@ -5,6 +5,7 @@ channel), the staff console, and the channels that register themselves in SERVIC
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,6 +30,8 @@ class Service:
     ready_timeout: float
     #: What the user sees once it is up.
     banner: str
+    #: POST this JSON to this URL once the service is up, before the next one starts.
+    warm_up: Optional[Tuple[str, dict]] = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     console: Optional[int] = None  # default: settings.console.port
+    mail_smtp: Optional[str] = None  # HOST:PORT, default MAIL_SMTP_LISTEN
+
+
+#: The email channel's inbound SMTP listener under `make run` (README "Email channel").
+MAIL_SMTP_LISTEN = "127.0.0.1:2525"
 
 
 def _bin(name: str) -> str:
@@ -55,13 +63,36 @@ def endpoints_file(settings: Settings, actions_port: int) -> Path:
     return path
 
 
+#: The action server's first call loads the router (embedding model, knowledge base);
+#: making it at start-up keeps the first customer from waiting.
+WARM_UP_CALL = {
+    "next_action": "action_warm_up",
+    "sender_id": "ks1bot-warm-up",
+    "tracker": {"sender_id": "ks1bot-warm-up", "slots": {}, "latest_message": {}, "events": [], "paused": False,
+                "followup_action": None, "active_loop": {}, "latest_action_name": None},
+    "domain": {},
+    "version": "3.6.2",
+}
+
+
+def post_json(url: str, payload: dict, timeout: float) -> bool:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status < 300
+    except OSError:
+        return False
+
+
 def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
     ks1bot = [_bin("ks1bot")] + (["--settings", str(settings.source)] if settings.source else [])
     console_port = ports.console or settings.console.port
     return [
         Service("actions", [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
                 ("http", f"http://127.0.0.1:{ports.actions}/health"), 120,
-                f"action server http://127.0.0.1:{ports.actions}"),
+                f"action server http://127.0.0.1:{ports.actions}",
+                warm_up=(f"http://127.0.0.1:{ports.actions}/webhook", WARM_UP_CALL)),
         Service("rasa", [
             _bin("rasa"), "run", "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
             "--endpoints", str(endpoints_file(settings, ports.actions)),
@@ -71,6 +102,8 @@ def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
         Service("console", ks1bot + ["console", "serve", "--port", str(console_port)],
                 ("http", f"http://127.0.0.1:{console_port}/console/login"), 120,
                 f"staff console http://127.0.0.1:{console_port}/console"),
+        Service("mail", ks1bot + ["mail", "serve", "--smtp-listen", ports.mail_smtp or MAIL_SMTP_LISTEN],
+                ("tcp", ports.mail_smtp or MAIL_SMTP_LISTEN), 300, f"email: SMTP {ports.mail_smtp or MAIL_SMTP_LISTEN}"),
     ]
 
 
@@ -103,6 +136,7 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     if settings.source:
         env["KS1BOT_SETTINGS"] = str(Path(settings.source).resolve())
+    env["KS1BOT_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -119,6 +153,9 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
             processes[service.name] = process
             if not wait_until_up(service, process):
                 print(f"ks1bot: the {service.name} server did not start; see its log above.", file=sys.stderr)
+                return 1
+            if service.warm_up and not post_json(*service.warm_up, timeout=service.ready_timeout):
+                print(f"ks1bot: warming up the {service.name} server failed; see its log above.", file=sys.stderr)
                 return 1
             banners.append(service.banner)
         print("KS1 bot is up: " + "; ".join(banners) + ". Ctrl+C stops.", flush=True)

@@ -78,9 +78,11 @@ class Router:
         self.signals = signals or load_signals()
         self.hours = SupportHours(settings.support_hours)
 
-    def route(self, message: InboundMessage, parse: Optional[Mapping[str, Any]] = None) -> Routed:
+    def route(self, message: InboundMessage, parse: Optional[Mapping[str, Any]] = None,
+              unclear_speech: bool = False) -> Routed:
         """Decide and word the reply. `parse` is the Rasa parse of `text_to_classify(message)`
-        when the caller already has it (the action server); else the parser makes it."""
+        when the caller already has it (the action server); else the parser makes it.
+        `unclear_speech`: a caller who could not be understood even after repeating."""
         text = text_to_classify(message)
         if parse is None:
             if self.parser is None:
@@ -110,6 +112,7 @@ class Router:
             ks1_malfunction=self.signals.reports_ks1_malfunction(text),
             malfunction=self.signals.reports_malfunction(text),
             coverage_question=self.signals.asks_about_coverage(text),
+            unclear_speech=unclear_speech,
         )
         hit = None
         topic = effective_topic(classification, facts)

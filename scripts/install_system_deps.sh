@@ -2,8 +2,11 @@
 # Install the Debian packages the test suite and channels need, when they are missing.
 set -euo pipefail
 packages=()
-# chromium + chromium-driver: browser tests; postgresql: the handoff store on PostgreSQL.
-want=(chromium chromium-driver postgresql ${KS1BOT_APT_PACKAGES:-})
+# chromium + chromium-driver: browser tests; postgresql: the handoff store on PostgreSQL;
+# dovecot-imapd + dovecot-core: the IMAP server of the email tests; openssl: their TLS certificate.
+want=(chromium chromium-driver postgresql dovecot-imapd dovecot-core openssl ${KS1BOT_APT_PACKAGES:-})
+# Node.js and npm fetch the chat widget; many machines have them outside Debian's packages.
+command -v npm >/dev/null || want+=(nodejs npm)
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || packages+=("$pkg")
 done

@@ -39,6 +39,19 @@ def browser() -> Iterator[object]:
             context.close()
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """A browser for tests that need several independent contexts (separate storage)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -65,3 +65,75 @@ def router(settings, eval_customers, knowledge, classifier):
     from ks1bot.service import Router
 
     return Router(settings, eval_customers, knowledge, parser=classifier)
+
+
+# -- the whole bot as `make run` starts it, once per session ---------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveBot:
+    """`ks1bot serve` on free loopback ports with its own settings and data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "var"
+        self.settings_file = root / "settings.yml"
+        self.rasa_port, self.actions_port, self.console_port = free_port(), free_port(), free_port()
+        self.smtp_port = free_port()
+        self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
+        self.console_url = f"http://127.0.0.1:{self.console_port}"
+        self.log_path = root / "serve.log"
+        self.process = None
+        #: The relay replies go to: an aiosmtpd sink on loopback.
+        self.sink = None
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+        import time
+
+        from mail_gateway.testing import SmtpSink
+
+        self.sink = SmtpSink().start()
+        self.settings_file.write_text(
+            f"customers: {EVAL_DIR / 'customers.csv'}\nmodels_dir: {ROOT / 'models'}\n"
+            f"knowledge_dir: {ROOT / 'data' / 'knowledge'}\ndata_dir: {self.data_dir}\n"
+            "our_addresses: [support@ks1-support.example]\n"
+            f"mail:\n  relay: 127.0.0.1:{self.sink.port}\n  relay_starttls: false\n"
+        )
+        log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ks1bot")), "--settings", str(self.settings_file), "serve",
+             "--rasa-port", str(self.rasa_port), "--actions-port", str(self.actions_port),
+             "--console-port", str(self.console_port), "--smtp-listen", f"127.0.0.1:{self.smtp_port}"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+        )
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError("ks1bot serve stopped:\n" + self.log_path.read_text()[-4000:])
+            if "KS1 bot is up" in self.log_path.read_text():
+                return
+            time.sleep(1)
+        self.stop()
+        raise AssertionError("ks1bot serve did not start in time:\n" + self.log_path.read_text()[-4000:])
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=90)
+        if self.sink is not None:
+            self.sink.stop()
+
+
+@pytest.fixture(scope="session")
+def live_bot(tmp_path_factory, trained_model):
+    bot = LiveBot(tmp_path_factory.mktemp("live"))
+    bot.start()
+    yield bot
+    bot.stop()

@@ -2,26 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import EVAL_DIR, ROOT
+from conftest import EVAL_DIR
 from ks1bot.messages import parse_route_line
-
-KS1BOT = str(Path(sys.executable).with_name("ks1bot"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url, payload, timeout=60):
@@ -31,40 +17,9 @@ def post(url, payload, timeout=60):
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def live_bot(tmp_path_factory, trained_model):
-    tmp = tmp_path_factory.mktemp("live")
-    settings = tmp / "settings.yml"
-    settings.write_text(
-        f"customers: {EVAL_DIR / 'customers.csv'}\nmodels_dir: {ROOT / 'models'}\n"
-        f"knowledge_dir: {ROOT / 'data' / 'knowledge'}\ndata_dir: {tmp / 'var'}\n"
-    )
-    rasa_port, actions_port, console_port = free_port(), free_port(), free_port()
-    log = open(tmp / "serve.log", "w")
-    process = subprocess.Popen(
-        [KS1BOT, "--settings", str(settings), "serve", "--rasa-port", str(rasa_port),
-         "--actions-port", str(actions_port), "--console-port", str(console_port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )
-    deadline = time.monotonic() + 420
-    url = f"http://127.0.0.1:{rasa_port}"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError((tmp / "serve.log").read_text()[-4000:])
-        if "KS1 bot is up" in (tmp / "serve.log").read_text():
-            break
-        time.sleep(1)
-    else:
-        process.terminate()
-        raise AssertionError("the bot did not start in time:\n" + (tmp / "serve.log").read_text()[-4000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=60)
-    log.close()
-
-
-def rest(url, conversation, text, **metadata):
-    replies = post(f"{url}/webhooks/rest/webhook", {"sender": conversation, "message": text, "metadata": metadata})
+def rest(bot, conversation, text, **metadata):
+    replies = post(f"{bot.rasa_url}/webhooks/rest/webhook",
+                   {"sender": conversation, "message": text, "metadata": metadata})
     texts = [r["text"] for r in replies if "text" in r]
     decisions = [r["custom"]["ks1bot"] for r in replies if "custom" in r]
     return "\n\n".join(texts), (decisions[0] if decisions else None)
@@ -89,7 +44,7 @@ def test_bot_stays_silent_after_a_handoff(live_bot):
                           received_at="2026-11-17T11:20:00+01:00", sender="h.meier@meier-bau.de")
     assert decision["route"] == "handoff"
     assert "Mitarbeiter" in text
-    follow_up = post(f"{live_bot}/webhooks/rest/webhook",
+    follow_up = post(f"{live_bot.rasa_url}/webhooks/rest/webhook",
                      {"sender": "conv-handoff", "message": "Hallo? Ist da jemand?"})
     assert follow_up == []
     # Another conversation is not affected.

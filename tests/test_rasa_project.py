@@ -27,10 +27,16 @@ def examples_by_topic():
 def test_rasa_data_validate():
     proc = subprocess.run(
         [RASA, "data", "validate", "--domain", "bot/domain.yml", "--data", "data/nlu", "data/rules",
-         "--config", "config.yml", "--fail-on-warnings"],
+         "--config", "config.yml"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    # The only warnings allowed: external-event intents have (and must have) no NLU examples.
+    warnings = [line for line in output.splitlines() if "UserWarning" in line]
+    unexpected = [w for w in warnings if not ("'EXTERNAL_" in w and "not found in the NLU training data" in w)]
+    assert unexpected == [], unexpected
+    assert "No story structure conflicts found" in output
 
 
 def test_every_topic_has_its_own_file_and_at_least_40_examples():

@@ -1,0 +1,155 @@
+"""`ks1bot mail serve` and `ks1bot mail status` (SPEC §7: a stable interface)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict
+
+#: A function (settings, customers path) → Router, instead of ks1bot.cli.build_router:
+#: KS1BOT_MAIL_ROUTER_FACTORY=package.module:function (custom deployments, fast tests).
+ENV_ROUTER_FACTORY = "KS1BOT_MAIL_ROUTER_FACTORY"
+
+
+def register(subparsers) -> None:
+    mail = subparsers.add_parser("mail", help="the email channel: run the gateway, show its queue")
+    sub = mail.add_subparsers(dest="mail_command", required=True)
+    serve = sub.add_parser(
+        "serve", help="receive mail (SMTP listener, IMAP mailbox), route it, send replies",
+        description="Each option can also be set in settings.yml (mail:) or the environment (KS1BOT_MAIL_<OPTION>, "
+                    "e.g. KS1BOT_MAIL_IMAP). Passwords: KS1BOT_MAIL_IMAP_PASSWORD, KS1BOT_MAIL_RELAY_PASSWORD.")
+    serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP listener, e.g. 127.0.0.1:2525")
+    serve.add_argument("--imap", metavar="URL", help="mailbox: imap://user:password@host:143/INBOX, imaps://… for TLS")
+    serve.add_argument("--relay", metavar="HOST:PORT", help="outgoing SMTP relay (default: .eml files in the outbox)")
+    serve.add_argument("--from", dest="from_address", metavar="ADDRESS", help="sender of replies")
+    serve.add_argument("--data-dir", metavar="DIR", help="queue, raw mails and outbox (default: data_dir in settings)")
+    serve.add_argument("--customers", metavar="FILE", help="customer directory CSV (default: from settings)")
+    serve.set_defaults(func=cmd_serve)
+    status = sub.add_parser("status", help="queue depth, failures and the last error")
+    status.add_argument("--data-dir", metavar="DIR", help="default: data_dir in settings")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+
+def _settings(args):
+    from ks1bot.settings import load_settings
+
+    return load_settings(Path(args.settings) if getattr(args, "settings", None) else None)
+
+
+def _router_factory():
+    spec = os.environ.get(ENV_ROUTER_FACTORY)
+    if not spec:
+        from ks1bot.cli import build_router
+
+        return build_router
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ks1bot import logs
+    from ks1bot.cli import CliError, _directory
+    from mail_gateway.config import resolve
+    from mail_gateway.errors import ConfigError
+    from mail_gateway.gateway import MailGateway, warm_up
+
+    settings = _settings(args)
+    try:
+        config = resolve(settings, smtp_listen=args.smtp_listen, imap=args.imap, relay=args.relay,
+                         from_address=args.from_address, data_dir=args.data_dir, customers=args.customers)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not config.smtp_listen and not config.imap:
+        raise CliError("Nothing to receive mail from; pass --smtp-listen HOST:PORT and/or --imap URL "
+                       "(or set mail.smtp_listen / mail.imap in settings.yml).")
+    _directory(config.customers)  # a bad customer file fails before the slow model load
+    router = _router_factory()(settings, config.customers)
+    if config.options.warm_up:
+        seconds = warm_up(router)
+        logs.event(logging.getLogger("mail_gateway"), "router_warm", seconds=round(seconds, 1))
+    from console.service import handoff_store
+
+    gateway = MailGateway(config, router, handoffs=handoff_store(settings))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        gateway.start()
+    except OSError as exc:
+        raise CliError(f"The mail gateway cannot start ({exc}); is another process using the SMTP port?") from None
+    parts = []
+    if config.smtp_listen:
+        parts.append(f"SMTP {config.smtp_listen[0]}:{config.smtp_listen[1]}")
+    if config.imap:
+        parts.append(f"IMAP {config.imap.describe()}")
+    parts.append(f"replies via {config.relay.host}:{config.relay.port}" if config.relay
+                 else f"replies to {config.outbox_dir}")
+    print(f"Mail gateway up: {'; '.join(parts)}. Ctrl+C stops.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        gateway.stop()
+    return 0
+
+
+def _when(stamp) -> str:
+    if stamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def format_status(path: Path, s: Dict[str, Any]) -> str:
+    i, r = s["inbound"], s["replies"]
+    lines = [
+        f"Mail queue {path}",
+        f"  queue depth: {s['queue_depth']} (queued {i['queued']}, processing {i['processing']})",
+        f"  outcomes:    processed {i['processed']}, ignored {i['ignored']}, failed {i['failed']}",
+        f"  replies:     sent {r['sent']}, pending {r['pending']} (retrying {s['replies_retrying']}), "
+        f"unconfirmed {r['unconfirmed']}, failed {r['failed']}",
+        f"  duplicates:  {s['duplicates']} (same Message-ID received again, not stored twice)",
+    ]
+    if s["ignored_reasons"]:
+        lines.append("  ignored:     " + ", ".join(f"{k} {v}" for k, v in sorted(s["ignored_reasons"].items())))
+    last = s["last_error"]
+    lines.append(f"  last error:  {_when(last['at'])} {last['what']} {last['message_id']}: {last['error']}"
+                 if last else "  last error:  none")
+    if s["failures"]:
+        lines.append("Failed mail (needs a person):")
+        for f in s["failures"]:
+            lines.append(f"  #{f['id']} {f['message_id']} from {f['sender'] or '?'}: {f['reason']} — {f['last_error']}")
+    if s["reply_failures"]:
+        lines.append("Replies that failed or are unconfirmed:")
+        for f in s["reply_failures"]:
+            lines.append(f"  {f['message_id']} to {f['recipient']}: {f['state']} after {f['attempts']} attempts — "
+                         f"{f['last_error']}")
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from mail_gateway.store import MailStore
+
+    settings = _settings(args)
+    data_dir = Path(args.data_dir or os.environ.get("KS1BOT_MAIL_DATA_DIR") or settings.data_dir).resolve()
+    mail_dir = data_dir / "mail"
+    if not (mail_dir / "queue.sqlite3").is_file():
+        empty = {"queue": str(mail_dir / "queue.sqlite3"), "exists": False}
+        print(json.dumps(empty) if args.json else f"No mail queue yet at {mail_dir / 'queue.sqlite3'}: "
+              "no mail has been received (start it with `ks1bot mail serve`).")
+        return 0
+    store = MailStore(mail_dir)
+    summary = store.summary()
+    if args.json:
+        print(json.dumps(dict(summary, queue=str(store.path), exists=True), ensure_ascii=False, default=str))
+    else:
+        print(format_status(store.path, summary))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,122 @@
+"""MIME → text: charsets, HTML, attachments, broken mail; and the text that gets
+classified after quoted history and signatures are stripped (German and English)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import mail_samples as m
+from ks1bot.messages import InboundMessage
+from ks1bot.service import text_to_classify
+from mail_gateway.errors import MalformedMail
+from mail_gateway.parsing import decode_text, header_message_id, malformed_reason, message_ids, parse_mail
+
+
+def classified(raw: bytes) -> str:
+    mail = parse_mail(raw)
+    return text_to_classify(InboundMessage(id=mail.message_id, channel="email", received_at=dt.datetime.now(dt.timezone.utc),
+                                           sender=mail.from_address, text=mail.body, subject=mail.subject))
+
+
+@pytest.mark.parametrize("raw, contains, absent", [
+    (m.german_outlook(), ["Drucker im Lager", "stürzt KS1 beim Buchen", "Niemand kann arbeiten"],
+     ["Ursprüngliche", "Gesendet", "Administrator", "Lagerleitung", "+49 30"]),
+    (m.html_only(), ["VAT update", "which KS1 update contains the new VAT rates", "Update Tool"],
+     ["<p>", "Old text about printers", "wrote:"]),
+    (m.iso_8859_1(), ["Frage zum Update für die MwSt-Änderung", "Mehrwertsteuer-Änderung"], ["\ufffd"]),
+    (m.mislabelled_charset(), ["Grüße, beim Öffnen der Rechnung"], ["Ã", "\ufffd"]),
+    (m.wrong_utf8_label(), ["Schöne Grüße aus Düsseldorf", "Größe der Maße"], ["\ufffd"]),
+    (m.eight_bit_headers(), ["Fehler bei Größenangaben in KS1"], ["\ufffd"]),
+])
+def test_text_to_classify(raw, contains, absent):
+    text = classified(raw)
+    for part in contains:
+        assert part in text
+    for part in absent:
+        assert part not in text
+
+
+@pytest.mark.parametrize("body, kept, dropped", [
+    # Outlook (German): "Von: … Gesendet: …" block without separator line
+    ("Bitte rufen Sie mich wegen KS1 zurück.\n\nVon: Support <support@ks1-support.example>\n"
+     "Gesendet: Montag, 16. November 2026 14:02\nAn: Meier\nBetreff: Frage\n\nAlter Text", "rufen Sie mich", "Alter Text"),
+    # Thunderbird / Apple Mail (German)
+    ("Das Update hat geklappt, aber der Export fehlt.\n\nAm 16.11.2026 um 14:02 schrieb KS1 Support:\n> Alter Text\n",
+     "Export fehlt", "Alter Text"),
+    # Gmail (English) and "> " quotes
+    ("Still broken after the update.\n\nOn Mon, Nov 16, 2026 at 2:02 PM KS1 Support <support@ks1-support.example> wrote:\n"
+     "> Old text\n> more old text\n", "Still broken", "Old text"),
+    # Outlook (English)
+    ("Please call me back.\n\n-----Original Message-----\nFrom: Support\nSent: Monday\nSubject: x\n\nOld text",
+     "call me back", "Old text"),
+    # inline "> " quotes only
+    ("> Wie ist die Fehlermeldung?\nEs kommt Fehler 4711 beim Buchen.\n", "Fehler 4711", "Wie ist die Fehlermeldung"),
+    # "-- " signature
+    ("KS1 startet nicht mehr.\n-- \nHans Meier\nMusterhandel GmbH\n", "startet nicht", "Musterhandel GmbH"),
+])
+def test_quotes_and_signatures_are_stripped(body, kept, dropped):
+    text = classified(m.plain("Frage", body))
+    assert kept in text and dropped not in text
+
+
+def test_outlook_html_reply_is_stripped():
+    html = ("<html><body><p>Bitte um Rückruf wegen KS1.</p><div><div style='border:none;border-top:solid #E1E1E1 1.0pt'>"
+            "<p><b>Von:</b> KS1 Support &lt;support@ks1-support.example&gt;<br><b>Gesendet:</b> Montag, 16. November 2026 "
+            "14:02<br><b>An:</b> Meier<br><b>Betreff:</b> Frage</p></div></div><p>Alter Text zum Drucker</p></body></html>")
+    raw = m.plain("Frage", "x").replace(b"Content-Type: text/plain", b"Content-Type: text/html")
+    raw = raw.split(b"\n\n", 1)[0] + b"\n\n" + html.encode()
+    text = classified(raw)
+    assert "Rückruf wegen KS1" in text and "Alter Text" not in text
+
+
+def test_attachments_are_listed_not_read():
+    mail = parse_mail(m.with_attachment(10 * 1024 * 1024))
+    assert [(a.filename, a.size) for a in mail.attachments] == [("ks1-protokoll.log", 10 * 1024 * 1024)]
+    assert "KS1 log line" not in mail.body and "Protokoll zum KS1 Fehler" in mail.body
+
+
+def test_threading_headers_and_ids():
+    mail = parse_mail(m.plain("Re: x", "y", in_reply_to="<b@x>", references="<a@x> <b@x>"))
+    assert mail.in_reply_to == ("<b@x>",) and mail.references == ("<a@x>", "<b@x>")
+    assert message_ids("<a@x>\r\n <b@x> <a@x>") == ("<a@x>", "<b@x>")
+    assert header_message_id(m.plain("x", "y", message_id="<id-7@x>"))[0] == "<id-7@x>"
+
+
+def test_mail_without_message_id_gets_a_stable_one():
+    raw = m.plain("x", "y", message_id=None)
+    first, second = parse_mail(raw), parse_mail(raw)
+    assert not first.has_message_id and first.message_id == second.message_id
+    assert first.message_id == header_message_id(raw)[0]
+
+
+def test_broken_mime_and_missing_from_still_parse():
+    broken = parse_mail(m.broken_mime())
+    assert "Fehler beim Buchen" in broken.body and "NoBoundaryInMultipartDefect" in broken.defects
+    nofrom = parse_mail(m.missing_from())
+    assert nofrom.from_address == "" and nofrom.reply_address == ""
+    assert parse_mail(m.missing_from(), envelope_sender="<k@musterhandel.example>").reply_address == "k@musterhandel.example"
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"", "empty"),
+    (b"   \r\n", "empty"),
+    (b"Hello, this is not a mail\r\n", "does not start with a header"),
+    (b"X-Foo: bar\r\n\r\nbody", "none of the header fields"),
+])
+def test_malformed(raw, reason):
+    assert reason in malformed_reason(raw)
+    with pytest.raises(MalformedMail):
+        parse_mail(raw)
+
+
+@pytest.mark.parametrize("payload, declared, expected", [
+    ("Grüße".encode("utf-8"), "utf-8", "Grüße"),
+    ("Grüße".encode("iso-8859-1"), "iso-8859-1", "Grüße"),
+    ("Grüße".encode("utf-8"), "iso-8859-1", "Grüße"),   # label says Latin-1, bytes are UTF-8
+    ("Grüße".encode("cp1252"), "utf-8", "Grüße"),       # label says UTF-8, bytes are not
+    ("Grüße".encode("utf-8"), "x-unknown-charset", "Grüße"),
+    ("Grüße".encode("utf-8"), None, "Grüße"),
+])
+def test_decode_text(payload, declared, expected):
+    assert decode_text(payload, declared) == expected
