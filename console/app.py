@@ -64,6 +64,19 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
     def csrf_ok(form: Dict[str, str], csrf: str) -> bool:
         return tokens_match(csrf, form.get("csrf_token"))
 
+    def set_cookie(response: Response, name: str, value: str) -> None:
+        response.set_cookie(name, value, httponly=True, samesite="lax", secure=secure_cookies, path="/console")
+
+    async def signed_in_form(request: Request):
+        """(staff, form) of a logged-in POST with a valid CSRF token, or the response to send."""
+        session = current(request)
+        if session is None:
+            return None, to_login(request)
+        form = await form_of(request)
+        if not csrf_ok(form, session[1]):
+            return None, forbidden(request)
+        return (session[0], form), None
+
     def forbidden(request: Request) -> HTMLResponse:
         logs.event(log, "csrf_rejected", logging.WARNING, path=request.url.path)
         return page(request, "error.html", {"title": "Forbidden",
@@ -74,8 +87,7 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
     async def login_page(request: Request) -> Response:
         token = secrets.token_urlsafe(24)
         response = page(request, "login.html", {"csrf_token": token, "error": request.query_params.get("error", "")})
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies,
-                            path="/console")
+        set_cookie(response, LOGIN_COOKIE, token)
         return response
 
     async def login(request: Request) -> Response:
@@ -88,22 +100,17 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
             status = 429 if problem.startswith("Too many") else 401
             fresh = secrets.token_urlsafe(24)
             response = page(request, "login.html", {"csrf_token": fresh, "error": problem}, status)
-            response.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="lax", secure=secure_cookies,
-                                path="/console")
+            set_cookie(response, LOGIN_COOKIE, fresh)
             return response
         response = RedirectResponse("/console", status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies,
-                            path="/console")
+        set_cookie(response, SESSION_COOKIE, token)
         response.delete_cookie(LOGIN_COOKIE, path="/console")
         return response
 
     async def logout(request: Request) -> Response:
-        session = current(request)
-        if session is None:
-            return to_login(request)
-        form = await form_of(request)
-        if not csrf_ok(form, session[1]):
-            return forbidden(request)
+        _, refusal = await signed_in_form(request)
+        if refusal is not None:
+            return refusal
         auth.logout(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/console")
@@ -153,16 +160,14 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
         })
 
     async def act(request: Request) -> Response:
-        session = current(request)
-        if session is None:
-            return to_login(request)
-        form = await form_of(request)
-        if not csrf_ok(form, session[1]):
-            return forbidden(request)
+        signed_in, refusal = await signed_in_form(request)
+        if refusal is not None:
+            return refusal
+        who, form = signed_in
         handoff_id = handoff_id_of(request)
         if store.get(handoff_id) is None:
             raise HTTPException(404)
-        staff = session[0].name
+        staff = who.name
         key = form.get("form_token") or None
         action = request.path_params["action"]
         if action == "claim":

@@ -52,12 +52,16 @@ def _bin(name: str) -> str:
 
 
 def endpoints_file(settings: Settings, actions_port: int) -> Path:
-    """bot/endpoints.yml with the action server's actual port, written to the data directory."""
+    """bot/endpoints.yml with the action server's actual port and, unless it names one, a
+    SQLite tracker store in the data directory (conversations survive a restart), written
+    to the data directory."""
     import yaml
 
     endpoints = yaml.safe_load((PROJECT_ROOT / "bot" / "endpoints.yml").read_text(encoding="utf-8")) or {}
     endpoints.setdefault("action_endpoint", {})["url"] = f"http://127.0.0.1:{actions_port}/webhook"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    endpoints.setdefault("tracker_store", {"type": "SQL", "dialect": "sqlite",
+                                           "db": str(settings.data_dir.resolve() / "rasa_tracker.db")})
     path = settings.data_dir / "endpoints.yml"
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
     return path
