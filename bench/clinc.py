@@ -271,6 +271,7 @@ def report(data: Dict[str, Any]) -> str:
     notes = sorted({n for r in data["results"] for n in r["notes"]})
     o = data["options"]
     text = [
+        common.machine_line(data["machine"]),
         f"CLINC150 data_full, test split ({data['data']['test']} queries); "
         f"{data['data']['train']} + {data['data']['oos_train']} oos training queries"
         + (" (quick)" if o["quick"] else "") + f"; run took {data['elapsed_s'] / 60:.1f} min.",

@@ -250,7 +250,17 @@ def machine() -> Dict[str, Any]:
         "memory_gb": memory,
         "python": platform.python_version(),
         "rasa": rasa_version,
+        # Other work on the same cores slows every number here; the 1-minute load average
+        # when the run ended says how busy the machine was (2.0 = both cores in use).
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
+
+
+def machine_line(info: Dict[str, Any]) -> str:
+    load = info.get("load_avg_1min")
+    return (f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB RAM, "
+            f"Python {info['python']}, Rasa {info['rasa']}"
+            + (f"; load average at the end {load}" if load is not None else "") + ".")
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

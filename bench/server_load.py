@@ -213,7 +213,9 @@ class Bot:
         path.write_text(
             f"customers: {customers if customers.is_file() else project.customers}\n"
             f"models_dir: {project.models_dir}\nknowledge_dir: {project.knowledge_dir}\n"
-            f"data_dir: {self.workdir / 'var'}\n", encoding="utf-8")
+            f"data_dir: {self.workdir / 'var'}\n"
+            # the mail listener `ks1bot serve` starts needs a sender address for its replies
+            f"our_addresses: {json.dumps(list(project.our_addresses))}\n", encoding="utf-8")
         return path
 
     def command(self) -> List[str]:
@@ -324,10 +326,13 @@ def report(data: Dict[str, Any]) -> str:
     rows = [[r["concurrency"], r["messages"], r["errors"], f"{r['throughput']:.1f}", f"{r['p50_ms']:.0f}",
              f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}", f"{r['server_cpu_ms_per_message']:.0f}",
              f"{r['server_cpu_share']:.2f}"] for r in data["results"]]
-    text = [f"`ks1bot serve` (Rasa REST channel + action server, model {data['model']}), closed-loop load from a "
-            f"separate process, {data['options']['duration']:.0f} s per level after {data['options']['warmup']} "
-            f"warm-up messages; every message a new conversation. Reference: {RASA_REFERENCE}.",
-            "", common.markdown_table(header, rows)]
+    text = [
+        common.machine_line(data["machine"]),
+        f"`ks1bot serve` (Rasa REST channel + action server, model {data['model']}), closed-loop load from a "
+        f"separate process, {data['options']['duration']:.0f} s per level after {data['options']['warmup']} "
+        f"warm-up messages; every message a new conversation. Reference: {RASA_REFERENCE}.",
+        "", common.markdown_table(header, rows),
+    ]
     at10 = next((r for r in data["results"] if r["concurrency"] == 10), None)
     if at10:
         ok_t = at10["throughput"] >= TARGET_THROUGHPUT

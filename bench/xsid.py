@@ -128,11 +128,14 @@ def report(data: Dict[str, Any]) -> str:
         rows.append(cells)
     sizes = data["data"]
     lang0 = languages[0]
-    text = [f"xSID v0.7: trained on de.valid ({sizes[lang0]['train']} utterances), tested on de.test "
-            f"({sizes[lang0]['test']}); `en` = the same utterances' English originals. Accuracy of the top "
-            f"intent (Rasa's nlu_fallback skipped; the count in brackets says how often the default pipeline's "
-            f"FallbackClassifier would have answered instead). Run took {data['elapsed_s'] / 60:.1f} min.",
-            "", common.markdown_table(header, rows)]
+    text = [
+        common.machine_line(data["machine"]),
+        f"xSID v0.7: trained on de.valid ({sizes[lang0]['train']} utterances), tested on de.test "
+        f"({sizes[lang0]['test']}); `en` = the same utterances' English originals. Accuracy of the top "
+        f"intent (Rasa's nlu_fallback skipped; the count in brackets says how often the default pipeline's "
+        f"FallbackClassifier would have answered instead). Run took {data['elapsed_s'] / 60:.1f} min.",
+        "", common.markdown_table(header, rows),
+    ]
     gains = []
     for lang in languages:
         for with_e, without in (("ours", "ours-no-emb"), ("rasa-default-emb", "rasa-default")):
