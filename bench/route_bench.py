@@ -1,6 +1,6 @@
 """Routing benchmark (a script, not a test): quality and speed of `ks1bot route`.
 
-    .venv/bin/python bench/route_bench.py [--skip-default] [--repeat N] [--quick]
+    .venv/bin/python bench/route_bench.py [--skip-default] [--default-epochs N] [--repeat N] [--quick]
 
 1. Route accuracy on ../shared/eval/dev.jsonl (and on bench/data/holdout.jsonl, our own
    independent set) with our pipeline (config.yml) and with Rasa's default pipeline
@@ -95,15 +95,25 @@ def router_for(model_path: Path):
                   parser=RasaClassifier(model_path))
 
 
-def train_default(out_dir: Path) -> Path:
-    """Rasa's default pipeline (rasa/engine/recipes/config_files/default_config.yml), NLU only."""
-    import rasa
+def train_default(out_dir: Path, epochs: int = 100) -> Path:
+    """Rasa's default pipeline (rasa/engine/recipes/config_files/default_config.yml), NLU only,
+    with `epochs` for DIET and the ResponseSelector (100 as shipped)."""
+    import yaml
     from rasa.model_training import train_nlu
 
-    default = Path(rasa.__file__).parent / "engine" / "recipes" / "config_files" / "default_config.yml"
-    print(f"training Rasa's default pipeline ({default.name}) — this takes a while …", file=sys.stderr, flush=True)
+    from bench.common import default_rasa_config
+
+    default = default_rasa_config()
+    config = yaml.safe_load(default.read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"] in ("DIETClassifier", "ResponseSelector"):
+            component["epochs"] = epochs
+    path = out_dir / "default_config.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    print(f"training Rasa's default pipeline ({default.name}, {epochs} epochs) — this takes a while …",
+          file=sys.stderr, flush=True)
     start = time.time()
-    model = train_nlu(str(default), str(ROOT / "data" / "nlu"), str(out_dir), fixed_model_name="rasa-default")
+    model = train_nlu(str(path), str(ROOT / "data" / "nlu"), str(out_dir), fixed_model_name="rasa-default")
     print(f"trained in {time.time() - start:.0f} s", file=sys.stderr, flush=True)
     return Path(model)
 
@@ -112,6 +122,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-default", action="store_true")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--default-epochs", type=int, default=100, help="DIET epochs of Rasa's default (100)")
     parser.add_argument("--quick", action="store_true", help="smoke run: no default pipeline, 2 repeats")
     args = parser.parse_args()
     if args.quick:
@@ -133,8 +144,8 @@ def main() -> int:
 
     if not args.skip_default:
         with tempfile.TemporaryDirectory() as tmp:
-            default = router_for(train_default(Path(tmp)))
-            rows.append(("Rasa default pipeline", score(default, dev), score(default, holdout) if holdout else None))
+            default = router_for(train_default(Path(tmp), args.default_epochs))
+            rows.append((f"Rasa default pipeline ({args.default_epochs} epochs)", score(default, dev), score(default, holdout) if holdout else None))
 
     print(f"## Routing benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs)\n")
     print("| pipeline | dev route acc. | dev wrong excl. | dev topic acc. | holdout route acc. | holdout wrong excl. | holdout topic acc. |")

@@ -11,7 +11,7 @@ differences that matter for support mail:
 config.yml:
     - name: ks1bot.nlu_classifier.TopicClassifier
       C: 8.0
-      block_weights: {}        # origin name -> weight, e.g. {SentenceEmbeddingFeaturizer: 1.5}
+      block_weights: {}        # featurizer name or origin -> weight, e.g. {SentenceEmbeddingFeaturizer: 2}
 """
 from __future__ import annotations
 
@@ -57,6 +57,15 @@ def scale_block(matrix, sparse: bool):
     return sp.csr_matrix(dense / norms)
 
 
+def block_weight(weights: Dict[str, Any], origin: str) -> float:
+    """The weight of a feature block: by its exact origin ("run_<component><position>"),
+    else by a component name the origin contains ("SentenceEmbeddingFeaturizer"), else 1."""
+    if origin in weights:
+        return float(weights[origin])
+    matches = [float(w) for name, w in weights.items() if name and name in origin]
+    return matches[0] if matches else 1.0
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TopicClassifier(GraphComponent, IntentClassifier):
     @staticmethod
@@ -91,7 +100,7 @@ class TopicClassifier(GraphComponent, IntentClassifier):
                     block = sp.csr_matrix((1, width)) if is_sparse else np.zeros((1, width))
                 rows.append(block if is_sparse else np.asarray(block).reshape(1, -1))
             stacked = sp.vstack(rows) if is_sparse else np.vstack(rows)
-            result.append(scale_block(stacked, is_sparse) * float(weights.get(origin, 1.0)))
+            result.append(scale_block(stacked, is_sparse) * block_weight(weights, origin))
         return result
 
     def _matrix(self, messages: List[Message]) -> sp.csr_matrix:

@@ -65,3 +65,13 @@ def test_server_tiny(tmp_path, trained_model):
     assert level["concurrency"] == 2 and level["messages"] > 0 and level["errors"] == 0
     assert level["p50_ms"] > 0 and level["throughput"] > 0
     assert "bot stopped" in done.stderr
+
+
+def test_route_bench_quick(trained_model):
+    done = subprocess.run([sys.executable, "bench/route_bench.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-4000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| ours (config.yml) |"))
+    dev_accuracy = float(row.split("|")[2])
+    assert dev_accuracy >= 0.95  # the same bar as tests/test_route_cli.py
+    assert "`ks1bot route` per message after warm-up" in done.stdout and "peak RSS" in done.stdout
