@@ -7,6 +7,7 @@ model, not of a re-implementation.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -151,7 +152,8 @@ def train_nlu(config: Dict[str, Any], examples: Sequence[Example], workdir: Path
     config_path = write_config(config, workdir / f"{name}.config.yml")
     data_path = write_nlu_json(examples, workdir / f"{name}.nlu.json")
     started = time.monotonic()
-    model = rasa_train_nlu(str(config_path), str(data_path), str(workdir), fixed_model_name=name)
+    with contextlib.redirect_stdout(sys.stderr):  # Rasa prints "model saved at"; stdout is for the tables
+        model = rasa_train_nlu(str(config_path), str(data_path), str(workdir), fixed_model_name=name)
     seconds = time.monotonic() - started
     if not model:
         raise BenchError(f"training {name} failed; see the Rasa log above.")
