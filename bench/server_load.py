@@ -10,7 +10,9 @@ soon as the previous reply is in (closed loop, no think time). Every message ope
 new conversation, so each one is classified, routed by the action server and answered
 (none is cut short by the silence after a handoff). The texts are the KS1 messages of
 ../shared/eval/dev.jsonl and bench/data/holdout.jsonl, with their channel, sender and
-timestamp as metadata. Traffic goes to 127.0.0.1 only, bounded in time and count.
+timestamp as metadata, each sent with a case number of its own ("(Vorgang 4711…)") so
+no text repeats and no cache inside the bot answers in place of the model. Traffic
+goes to 127.0.0.1 only, bounded in time and count.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -70,6 +73,11 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[index]
 
 
+def unique_text(text: str, case_number: int) -> str:
+    """The message with a case number of its own, as customers often write one."""
+    return f"{text.rstrip()} (Vorgang {case_number})"
+
+
 async def drive(url: str, concurrency: int, duration: float, max_messages: int,
                 messages: Sequence[Dict[str, Any]], prefix: str = "load", timeout: float = 60.0) -> Dict[str, Any]:
     """Closed-loop load: `concurrency` users until `duration` seconds or `max_messages`."""
@@ -78,6 +86,7 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
     latencies: List[float] = []
     failures: Dict[str, int] = {}
     counter = itertools.count()
+    case_base = random.SystemRandom().randrange(10**8, 9 * 10**8)  # case numbers unique across runs
     connector = aiohttp.TCPConnector(limit=concurrency)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     started = time.perf_counter()
@@ -89,8 +98,8 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
             if n >= max_messages or time.perf_counter() >= deadline:
                 return
             message = messages[n % len(messages)]
-            payload = {"sender": f"{prefix}-{number}-{turn}", "message": message["text"],
-                       "metadata": message["metadata"]}
+            text = unique_text(message["text"], case_base + n)
+            payload = {"sender": f"{prefix}-{number}-{turn}", "message": text, "metadata": message["metadata"]}
             sent = time.perf_counter()
             try:
                 async with session.post(url, json=payload) as response:

@@ -6,12 +6,13 @@ sentence-transformers model name or local path works the same way.
 """
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -43,11 +44,41 @@ def resolve_model(name_or_path: Optional[str]) -> str:
     return name
 
 
-class Embedder:
-    """Normalised sentence embeddings with a small cache for repeated texts."""
+#: The key of the message's embedding in Rasa's parse result (see `pack_vector`).
+PARSE_KEY = "ks1bot_embedding"
 
-    def __init__(self, model, cache_size: int = 2048) -> None:
+
+def pack_vector(vector: np.ndarray, signature: str) -> Dict[str, str]:
+    """An embedding as a small JSON value (base64 float32, ~2 KB for 384 dimensions), named
+    by the model settings that made it, for another process to reuse."""
+    data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    return {"model": signature, "f32": base64.b64encode(data).decode("ascii")}
+
+
+def unpack_vector(packed: Any, signature: str) -> Optional[np.ndarray]:
+    """The vector from `pack_vector`, or None when it is missing, malformed or made by
+    another model or with other settings (then the caller embeds the text itself)."""
+    if not isinstance(packed, Mapping) or packed.get("model") != signature or not signature:
+        return None
+    try:
+        data = base64.b64decode(str(packed.get("f32") or ""), validate=True)
+    except (ValueError, TypeError):
+        return None
+    if not data or len(data) % 4:
+        return None
+    vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    return vector if np.all(np.isfinite(vector)) else None
+
+
+class Embedder:
+    """Normalised sentence embeddings with a small cache for repeated texts.
+
+    `signature` names the model and its settings; vectors are exchanged between processes
+    only when their signatures agree (`pack_vector`, `remember`)."""
+
+    def __init__(self, model, cache_size: int = 2048, signature: str = "") -> None:
         self._model = model
+        self.signature = signature
         self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -55,6 +86,19 @@ class Embedder:
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def remember(self, text: str, vector: np.ndarray) -> bool:
+        """Keep a vector made elsewhere for `text` (the Rasa server's NLU embedding, reused
+        by the action server's knowledge-base search). False if it does not fit this model."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.ndim != 1 or vector.shape[0] != self.dimension or not text.strip():
+            return False
+        with self._lock:
+            self._cache[text] = vector
+            self._cache.move_to_end(text)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return True
 
     @property
     def dimension(self) -> int:
@@ -124,4 +168,4 @@ def _load(target: str, max_tokens: int, quantize: bool) -> Embedder:
         import torch
 
         model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    return Embedder(model)
+    return Embedder(model, signature=f"{target}|max_tokens={max_tokens}|quantize={int(quantize)}")

@@ -25,11 +25,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
 
+from ks1bot.text import single_line
 from ks1bot.topics import KNOWLEDGE_TOPICS
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,17 @@ class KnowledgeBase:
         semantic = matrix @ self._embedder.encode([text])[0]
         lexical = (self._lexical_matrix @ self._lexical.transform([text]).T).toarray().ravel()
         return EMBEDDING_WEIGHT * semantic + (1 - EMBEDDING_WEIGHT) * lexical
+
+    def remember_query(self, text: str, packed: Any) -> bool:
+        """Reuse the vector the Rasa NLU made for `text` (`embeddings.pack_vector`) when it
+        comes from the same model and settings as ours; False when it cannot be used."""
+        from ks1bot.embeddings import unpack_vector
+
+        remember = getattr(self._embedder, "remember", None)
+        vector = unpack_vector(packed, getattr(self._embedder, "signature", ""))
+        if remember is None or vector is None:
+            return False
+        return bool(remember(single_line(text), vector))
 
     def article(self, article_id: str, language: str) -> Optional[Article]:
         """The article in `language`, else in any language."""

@@ -18,7 +18,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from ks1bot.embeddings import DEFAULT_MODEL, load_embedder
+from ks1bot.embeddings import DEFAULT_MODEL, PARSE_KEY, load_embedder, pack_vector
 from ks1bot.text import single_line
 
 
@@ -37,6 +37,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "max_tokens": 128,
             "quantize": True,
             "batch_size": 64,
+            # put each parsed message's vector into the parse result, so the action server's
+            # knowledge-base search reuses it instead of running the model a second time
+            "share_embedding": True,
         }
 
     @staticmethod
@@ -73,20 +76,21 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             )
         return self._embedder
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: List[Message], share: bool = False) -> None:
         todo = [m for m in messages if m.get(TEXT)]
         if not todo:
             return
-        vectors = self.embedder.encode(
-            [single_line(m.get(TEXT)) for m in todo], batch_size=int(self._config["batch_size"])
-        )
+        embedder = self.embedder
+        vectors = embedder.encode([single_line(m.get(TEXT)) for m in todo], batch_size=int(self._config["batch_size"]))
         for message, vector in zip(todo, vectors):
             self.add_features_to_message(
                 sequence=None, sentence=np.expand_dims(vector, 0), attribute=TEXT, message=message
             )
+            if share:
+                message.set(PARSE_KEY, pack_vector(vector, embedder.signature), add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
+        self._featurize(messages, share=bool(self._config.get("share_embedding", True)))
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -97,12 +97,15 @@ def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
                 ("http", f"http://127.0.0.1:{ports.actions}/health"), 120,
                 f"action server http://127.0.0.1:{ports.actions}",
                 warm_up=(f"http://127.0.0.1:{ports.actions}/webhook", WARM_UP_CALL)),
+        # Rasa's own command line, with the action-answer validation made cheap (rasa_server.py)
         Service("rasa", [
-            _bin("rasa"), "run", "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
+            sys.executable, "-m", "ks1bot.rasa_server", "run", "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
             "--endpoints", str(endpoints_file(settings, ports.actions)),
             "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"), "--enable-api", "--cors", "*",
         ], ("http", f"http://127.0.0.1:{ports.rasa}/"), 300,
-            f"REST webhook http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"),
+            f"REST webhook http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook",
+            # the NLU loads its embedding model on the first message; do it before the first customer
+            warm_up=(f"http://127.0.0.1:{ports.rasa}/model/parse", {"text": "Guten Tag"})),
         Service("console", ks1bot + ["console", "serve", "--port", str(console_port)],
                 ("http", f"http://127.0.0.1:{console_port}/console/login"), 120,
                 f"staff console http://127.0.0.1:{console_port}/console"),
@@ -141,6 +144,9 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
     if settings.source:
         env["KS1BOT_SETTINGS"] = str(Path(settings.source).resolve())
     env["KS1BOT_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
+    # One thread per embedding: a second thread saves ~5 % of a message's time but costs a
+    # whole core, which concurrent messages need (docs/benchmarks.md, "Server").
+    env.setdefault("OMP_NUM_THREADS", "1")
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 

@@ -11,6 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Protocol
 
 from ks1bot.customers import Customer, CustomerDirectory
 from ks1bot.email_text import latest_reply
+from ks1bot.embeddings import PARSE_KEY
 from ks1bot.knowledge import KnowledgeBase
 from ks1bot.language import detect_language
 from ks1bot.loop_protection import MailFacts, auto_reply_reason
@@ -89,6 +90,9 @@ class Router:
                 raise RuntimeError("Router needs a parser or a parse result")
             parse = self.parser.parse(text)
         classification = classification_from_parse(parse)
+        if self.knowledge is not None:
+            # the NLU's vector of this text, so the search below need not run the model again
+            self.knowledge.remember_query(str(parse.get("text") or ""), parse.get(PARSE_KEY))
         language = message.language_hint or detect_language(text, self.settings.default_language)
         match = self.directory.match(message.sender)
         customer = match.customer if match else None
