@@ -104,6 +104,22 @@ class Embedder:
     def dimension(self) -> int:
         return int(self._model.get_sentence_embedding_dimension())
 
+    def _forward(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """The model's unit vectors, batched like `SentenceTransformer.encode` (longest
+        texts first) and with the same numbers, without its per-call set-up (moving the
+        model to its device, switching it to eval mode: ~3 ms of a ~22 ms message)."""
+        import torch
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                chunk = order[start:start + batch_size]
+                features = self._model.tokenize([texts[i] for i in chunk])
+                vectors = self._model.forward(features)["sentence_embedding"]
+                out[chunk] = torch.nn.functional.normalize(vectors, p=2, dim=1).float().numpy()
+        return out
+
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(len(texts), dimension) float32 matrix of unit vectors."""
         texts = [t if t.strip() else "-" for t in texts]
@@ -118,13 +134,7 @@ class Embedder:
                 else:
                     missing.append(i)
         if missing:
-            vectors = self._model.encode(
-                [texts[i] for i in missing],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
+            vectors = self._forward([texts[i] for i in missing], batch_size)
             with self._lock:
                 for i, vector in zip(missing, vectors):
                     result[i] = vector
@@ -168,4 +178,5 @@ def _load(target: str, max_tokens: int, quantize: bool) -> Embedder:
         import torch
 
         model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    model.eval()
     return Embedder(model, signature=f"{target}|max_tokens={max_tokens}|quantize={int(quantize)}")
