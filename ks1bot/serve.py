@@ -99,7 +99,8 @@ def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
                 warm_up=(f"http://127.0.0.1:{ports.actions}/webhook", WARM_UP_CALL)),
         # Rasa's own command line, with the action-answer validation made cheap (rasa_server.py)
         Service("rasa", [
-            sys.executable, "-m", "ks1bot.rasa_server", "run", "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
+            sys.executable, "-m", "ks1bot.rasa_server", "run",
+            "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
             "--endpoints", str(endpoints_file(settings, ports.actions)),
             "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"), "--enable-api", "--cors", "*",
         ], ("http", f"http://127.0.0.1:{ports.rasa}/"), 300,
