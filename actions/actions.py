@@ -229,8 +229,15 @@ class ActionWarmUp(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         router = get_router()
         get_store()
-        # One real classification path end to end (embedding model, knowledge index).
-        if router.knowledge is not None:
-            router.knowledge.search("KS1 Update", "update_question", "de")
+        # The whole routing path once per channel kind (embedding model, knowledge index,
+        # language detection, reply templates); routing decides only, it stores nothing.
+        now = dt.datetime.now(dt.timezone.utc)
+        parse = {"intent": {"name": "update_question", "confidence": 0.9},
+                 "intent_ranking": [{"name": "update_question", "confidence": 0.9}]}
+        for channel, subject in (("chat", None), ("email", "KS1 Update")):
+            sample = InboundMessage(id=f"warm-up-{channel}", channel=channel, received_at=now,
+                                    sender="warm-up@example.invalid", subject=subject,
+                                    text="Wie spiele ich das neue KS1-Update ein?")
+            router.route(sample, parse={**parse, "text": sample.text})
         logs.event(log, "action_server_warm")
         return []

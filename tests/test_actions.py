@@ -92,3 +92,13 @@ def test_bad_metadata_does_not_break_the_action(router):
     dispatcher = CollectingDispatcher()
     actions.ActionRoute().run(dispatcher, tracker(latest), {})
     assert dispatcher.messages[0]["custom"]["ks1bot"]["route"] == "answer"
+
+
+def test_warm_up_routes_once_per_channel_kind_and_leaves_no_trace(router, store, knowledge):
+    knowledge._embedder.clear_cache()
+    dispatcher = CollectingDispatcher()
+    events = actions.ActionWarmUp().run(dispatcher, tracker({}, sender="ks1bot-warm-up"), {})
+    assert events == [] and dispatcher.messages == []
+    assert store.list() == []  # nothing for staff to see
+    # the embedding model ran on the sample text: the first customer does not pay for it
+    assert knowledge._embedder._cache
