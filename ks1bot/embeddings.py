@@ -94,11 +94,15 @@ class Embedder:
         if vector.ndim != 1 or vector.shape[0] != self.dimension or not text.strip():
             return False
         with self._lock:
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._keep(text, vector)
         return True
+
+    def _keep(self, text: str, vector: np.ndarray) -> None:
+        """Cache a vector, dropping the least recently used beyond the size (lock held)."""
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     @property
     def dimension(self) -> int:
@@ -138,9 +142,7 @@ class Embedder:
             with self._lock:
                 for i, vector in zip(missing, vectors):
                     result[i] = vector
-                    self._cache[texts[i]] = vector
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
+                    self._keep(texts[i], vector)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack(result)

@@ -30,6 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
+from ks1bot.embeddings import unpack_vector
 from ks1bot.text import single_line
 from ks1bot.topics import KNOWLEDGE_TOPICS
 
@@ -166,13 +167,8 @@ class KnowledgeBase:
     def remember_query(self, text: str, packed: Any) -> bool:
         """Reuse the vector the Rasa NLU made for `text` (`embeddings.pack_vector`) when it
         comes from the same model and settings as ours; False when it cannot be used."""
-        from ks1bot.embeddings import unpack_vector
-
-        remember = getattr(self._embedder, "remember", None)
-        vector = unpack_vector(packed, getattr(self._embedder, "signature", ""))
-        if remember is None or vector is None:
-            return False
-        return bool(remember(single_line(text), vector))
+        vector = unpack_vector(packed, self._embedder.signature)
+        return vector is not None and self._embedder.remember(single_line(text), vector)
 
     def article(self, article_id: str, language: str) -> Optional[Article]:
         """The article in `language`, else in any language."""
