@@ -76,6 +76,16 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_realistic(args: argparse.Namespace) -> int:
+    realistic = _bench("realistic")
+    sets = realistic.SETS
+    if args.input:
+        sets = tuple((Path(p).name, Path(p), None) for p in args.input)
+    data = realistic.run(quick=args.quick, settings=Path(args.settings) if args.settings else None, sets=sets)
+    _finish("realistic", data, realistic.report(data), args.output)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     sources = [Path(p) for p in (args.input or [RESULTS / "clinc.json"])]
     missing = [str(p) for p in sources if not p.is_file()]
@@ -89,7 +99,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    bench = subparsers.add_parser("bench", help="public benchmarks: CLINC150, xSID German, server load")
+    bench = subparsers.add_parser("bench", help="benchmarks: realistic routing, CLINC150, xSID German, server load")
     sub = bench.add_subparsers(dest="bench_command", required=True)
 
     clinc = sub.add_parser("clinc", help="CLINC150: in-scope accuracy and out-of-scope recall vs the paper")
@@ -130,6 +140,14 @@ def register(subparsers) -> None:
     server.add_argument("--warmup", type=int, default=20, help="warm-up messages before measuring")
     server.add_argument("--output", help="results JSON (default: bench/results/server.json)")
     server.set_defaults(func=cmd_server)
+
+    realistic = sub.add_parser("realistic", help="routing on realistic messages, per category, and the "
+                                                 "production-down signal")
+    realistic.add_argument("--input", action="append", help="labelled JSONL (repeatable; default: the realistic "
+                                                            "test and tune sets, the holdout and the dev set)")
+    realistic.add_argument("--quick", action="store_true", help="20 messages per set (smoke run)")
+    realistic.add_argument("--output", help="results JSON (default: bench/results/realistic.json)")
+    realistic.set_defaults(func=cmd_realistic)
 
     plot = sub.add_parser("plot", help="draw the CLINC150 plot from one or more `bench clinc` results")
     plot.add_argument("--input", action="append",

@@ -22,7 +22,7 @@ log = logging.getLogger("ks1bot.cli")
 
 EXIT_USAGE = 2
 #: Modules that add subcommands (`ks1bot mail …`, `ks1bot bench …`, `ks1bot staff …`).
-EXTENSION_COMMANDS: List[str] = ["console.cli", "mail_gateway.cli", "ks1bot.bench_cli"]
+EXTENSION_COMMANDS: List[str] = ["console.cli", "mail_gateway.cli", "ks1bot.bench_cli", "ks1bot.calibrate_cli"]
 
 
 class CliError(Exception):

@@ -23,6 +23,7 @@ compound words, where an English embedding model is weak (calibration set: top-1
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -67,6 +68,11 @@ class KnowledgeHit:
     score: float
     #: The question of the article the message was closest to.
     matched_question: str
+    #: The message asks for a detail the article does not give (price, duration, date).
+    missing_detail: Optional[str] = None
+    #: Chosen by a rule rather than by similarity ("coverage": the message asks whether
+    #: something is covered by the contract, which the contract's article answers).
+    rule: Optional[str] = None
 
 
 def parse_article(text: str, path: Optional[Path] = None) -> Article:
@@ -178,12 +184,31 @@ class KnowledgeBase:
                 return article
         return same[0] if same else None
 
+    def hit_for(self, article_id: str, text: str, language: str, rule: str) -> Optional[KnowledgeHit]:
+        """The article `article_id` as the answer to `text`, chosen by `rule` (its
+        similarity is still computed, for staff and calibration)."""
+        article = self.article(article_id, language)
+        if article is None or not text.strip():
+            return None
+        rows = [i for i, (a, _) in enumerate(self._rows) if self.articles[a].id == article_id]
+        scores = self._similarities(text)[rows]
+        best = int(np.argmax(scores))
+        return KnowledgeHit(article_id=article.id, title=article.title, language=article.language, body=article.body,
+                            score=float(scores[best]), matched_question=self._rows[rows[best]][1],
+                            missing_detail=missing_detail(text, article.body), rule=rule)
+
     def search(self, text: str, topic: str, language: str) -> Optional[KnowledgeHit]:
-        """The best article for `topic`, in `language` where it exists; None if there is none."""
+        """The best article for `topic`, in `language` where it exists; None if there is none.
+
+        A long message is also compared sentence by sentence where it asks something
+        (`question_snippets`): the question of a long email matches the article's
+        questions better than the whole email does."""
         candidates = [i for i, (a, _) in enumerate(self._rows) if topic in self.articles[a].topics]
         if not candidates or not text.strip():
             return None
         scores = self._similarities(text)[candidates]
+        for snippet in question_snippets(text):
+            scores = np.maximum(scores, self._similarities(snippet)[candidates])
         best = int(np.argmax(scores))
         article_index, question = self._rows[candidates[best]]
         found = self.articles[article_index]
@@ -195,6 +220,7 @@ class KnowledgeBase:
             body=article.body,
             score=float(scores[best]),
             matched_question=question,
+            missing_detail=missing_detail(text, found.body),
         )
 
     def scores(self, text: str, topic: Optional[str] = None) -> Dict[str, float]:
@@ -207,6 +233,60 @@ class KnowledgeBase:
                 continue
             best[article.id] = max(best.get(article.id, -1.0), float(value))
         return best
+
+
+#: Details a customer may ask for, and how an article that gives them shows it.
+_DETAILS = (
+    ("price",
+     re.compile(r"\b(?:was|wie ?viel|wieviel) (?:kostet|kosten)|\bpreis(?:e|liste)?\b|\bkostet\b.{0,40}\b(?:im jahr|pro|je|monat)"
+                r"|\bhow much\b|\bprice\b|\bpricing\b|\bwhat does .{0,40} cost\b", re.IGNORECASE),
+     re.compile(r"\d[\d.,]*\s*(?:€|euro|eur|chf)\b|(?:€|chf)\s*\d", re.IGNORECASE)),
+    ("duration",
+     re.compile(r"\bwie lange? (?:ist|sind|gilt|gelten|läuft|laufen|dauert|bleibt|hält|kann|können|darf)\b|\bgültigkeit"
+                r"|\bgültig\b|\blaufzeit\b|\bhow long\b|\bvalid (?:for|until)\b|\bexpire|\bablauf\w*", re.IGNORECASE),
+     re.compile(r"\b\d+\s*(?:tage|tagen|wochen|monate|monaten|jahre|jahren|stunden|minuten|days|weeks|months|years|hours)\b",
+                re.IGNORECASE)),
+    ("date",
+     re.compile(r"\bwann (?:genau |ungefähr |etwa )?(?:kommt|erscheint|gibt es|gibt's|wird|ist)\b.{0,60}"
+                r"\b(?:update|version|release|build|patch|anpassung)|\bab wann\b.{0,40}\b(?:update|version)"
+                r"|\brelease ?date|\berscheinungstermin|\bwhen (?:exactly )?(?:will|is|does|do)\b.{0,60}"
+                r"\b(?:update|release|version|patch)", re.IGNORECASE),
+     re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?(?:202[5-9]|20[3-9]\d)\b|\b(?:januar|februar|märz|april|mai|juni|juli|august|september|"
+                r"oktober|november|dezember|january|february|march|june|july|october|december)\s+\d{4}", re.IGNORECASE)),
+)
+
+
+def missing_detail(question: str, body: str) -> Optional[str]:
+    """'price', 'duration' or 'date' when `question` asks for one the article `body` does
+    not give (the knowledge base never invents one), else None."""
+    for name, asks, gives in _DETAILS:
+        if asks.search(question) and not gives.search(body):
+            return name
+    return None
+
+
+_SENTENCE = re.compile(r"[^.!?]*[.!?]+|[^.!?]+$")
+_QUESTION_WORDS = re.compile(
+    r"^\s*(?:wie|wo|wann|was|welche\w*|gibt es|gibt's|kann|können|könnt|habt|haben|ist|sind|wird|werden|muss|"
+    r"müssen|bekomme|bekommen|deckt|umfasst|how|where|when|what|which|is there|are there|can|could|do|does|"
+    r"will|is|are)\b", re.IGNORECASE)
+#: A message longer than this many words is also searched by its question sentences.
+SNIPPET_MIN_WORDS = 25
+MAX_SNIPPETS = 2
+
+
+def question_snippets(text: str) -> List[str]:
+    """The sentences of a long message that ask something (with the sentence before each,
+    which often names the subject), at most MAX_SNIPPETS; [] for a short message."""
+    if len(text.split()) < SNIPPET_MIN_WORDS:
+        return []
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    snippets: List[str] = []
+    for i, sentence in enumerate(sentences):
+        if sentence.endswith("?") or _QUESTION_WORDS.match(sentence):
+            previous = sentences[i - 1] if i and len(sentence.split()) < 12 else ""
+            snippets.append(f"{previous} {sentence}".strip())
+    return snippets[-MAX_SNIPPETS:] if len(snippets) > MAX_SNIPPETS else snippets
 
 
 def _json(value: str) -> str:

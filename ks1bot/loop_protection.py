@@ -11,29 +11,68 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Callable, Mapping, Optional, Sequence, Tuple
 
+_SUBJECT_TAGS = r"^\s*(?:\[[^\]]{0,40}\]\s*|\*{1,3}[^*]{0,20}\*{1,3}\s*)*"
 _OOO_SUBJECT = re.compile(
-    r"(abwesenheits(notiz|meldung|nachricht)|urlaubsabwesenheit|^\s*abwesend\s*:|nicht im büro|"
-    r"automatische antwort|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
-    r"out of (the )?office|^\s*ooo\b)",
+    _SUBJECT_TAGS + r"(?:abwesenheits(?:notiz|meldung|nachricht|info)|urlaubsabwesenheit|abwesend|abwesenheit|"
+    r"ich bin nicht im büro|nicht im büro|out of (?:the )?office|automatische antwort|automatic reply|"
+    r"auto[- ]?reply|autoreply|auto[- ]?response|autoresponder|ooo|betriebsurlaub|betriebsferien|"
+    r"postfach nicht mehr aktiv|mailbox (?:no longer|not) (?:active|monitored)|urlaub|elternzeit|"
+    r"abwesenheitsassistent|vacation(?: reply)?|on leave)\b"
+    r"|(?:automatische antwort|automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|abwesenheitsnotiz)\s*:",
+    re.IGNORECASE,
+)
+#: Read receipts (MDNs sent as plain mail) and the confirmations of ticket systems.
+_RECEIPT_SUBJECT = re.compile(
+    _SUBJECT_TAGS + r"(?:gelesen|read|nicht gelesen|not read|unread|gelöscht ohne (?:es zu )?lesen|"
+    r"deleted without being read|zur kenntnis genommen|lesebestätigung|read receipt|return receipt|"
+    r"empfangsbestätigung|eingangsbestätigung|übermittlungsbestätigung|delivery receipt|"
+    r"request received|anfrage erhalten|wir haben ihre (?:anfrage|nachricht|e-?mail) erhalten|"
+    r"we have received your|ticket (?:received|created|erstellt|eröffnet)|"
+    r"(?:ihre )?(?:anfrage|ticket|meldung) (?:wurde )?(?:erfasst|registriert|angelegt))\b\s*(?:\([^)]{0,20}\))?\s*[:\-–]"
+    r"|^\s*(?:eingangsbestätigung|empfangsbestätigung|lesebestätigung|übermittlungsbestätigung)\b"
+    r"|\[(?:ticket|request|anfrage|vorgang|case|incident)\s*#?\s*[\w-]*\d{3,}[\w-]*\]\s*(?:eingangsbestätigung|"
+    r"empfangsbestätigung|bestätigung|confirmation|received|erhalten)",
     re.IGNORECASE,
 )
 # Body phrases that only auto-replies use. Two different ones (or one of the strong ones)
 # are needed, so a customer who mentions a holiday in a real request is still answered.
 _OOO_BODY_STRONG = re.compile(
-    r"(ihre (nachricht|e-?mail|mail) wird nicht weitergeleitet|"
-    r"diese (nachricht|e-?mail) wurde automatisch|automatisch (generiert|erstellt)e? (nachricht|antwort)|"
-    r"this is an auto(matic|mated)?[- ]?(reply|response|generated)|"
-    r"your (message|e-?mail) will not be forwarded|"
+    r"(ihre (nachricht|e-?mail|mail) wird (nicht|nicht automatisch) (weitergeleitet|gelesen|bearbeitet)|"
+    r"(nachricht|e-?mail|mail) wurde nicht weitergeleitet|"
+    r"diese (nachricht|e-?mail) wurde automatisch|automatisch (generiert|erstellt)e? (nachricht|antwort|e-?mail)|"
+    r"dies ist eine (automatische|automatisch (generierte|erstellte)) (nachricht|antwort|e-?mail|benachrichtigung)|"
+    r"dies ist eine lesebestätigung|diese lesebestätigung|"
+    r"bitte antworten sie nicht auf diese|do not reply to this (e-?mail|message)|please do not reply to this|"
+    r"this is an auto(matic|mated)?[- ]?(reply|response|generated|message)|"
+    r"this is a read receipt|was read on .{0,120}\d|wurde am .{0,160}\d.{0,160} gelesen|"
+    r"your (message|e-?mail) will not be forwarded|this mailbox is (no longer|not) (monitored|active)|"
+    r"dieses postfach wird nicht mehr (betreut|gelesen|genutzt|abgerufen)|"
+    r"(befinde mich|bin ich|ich bin)\b.{0,60}\b(in elternzeit|im mutterschutz|in mutterschutz|in karenz|"
+    r"im mutterschaftsurlaub|im vaterschaftsurlaub|in elternkarenz)|"
+    r"(i am|i'm|i will be) (currently )?on (parental|maternity|paternity|sick) leave|"
+    r"please type your reply above this line|"
+    r"(ihre anfrage|ihr anliegen|ihre nachricht) (ist|wurde) .{0,80}(unter der|mit der) (ticket|vorgangs|referenz)-?nummer|"
+    r"(unter der|mit der) (ticket|vorgangs)-?nummer .{0,40} (erfasst|registriert|angelegt)|"
+    r"your (request|ticket|case) (\(?#?[\w-]+\)? )?has been (received|created|logged)|"
     r"i am (currently )?out of (the )?office|i'?m (currently )?out of (the )?office|"
-    r"i will be out of (the )?office)",
+    r"i will be out of (the )?office|(ich bin|bin ich) .{0,30}krankheitsbedingt nicht erreichbar|"
+    r"(ihre|deine) (nachricht|e-?mail|anfrage) wird nach (meiner|unserer) rückkehr|"
+    r"wir haben (sie|ihre (nachricht|e-?mail|anfrage)) erhalten und (melden|werden|kümmern))",
     re.IGNORECASE,
 )
 _OOO_BODY_WEAK = re.compile(
-    r"(ich bin (bis|vom|ab|derzeit|zurzeit|momentan)\b.{0,60}\b(urlaub|abwesend|nicht im (büro|haus)|nicht erreichbar)|"
-    r"in dringenden fällen wenden sie sich|ab dem .{0,30} (wieder|bin ich wieder)|"
-    r"(bin|wieder) .{0,20}erreichbar ab|"
+    r"(ich bin (bis|vom|ab|derzeit|zurzeit|momentan|aktuell)\b.{0,60}\b(urlaub|abwesend|nicht im (büro|haus)|"
+    r"nicht erreichbar|außer haus|auf dienstreise)|"
+    r"in dringenden fällen (wenden sie sich|bitte|erreichen)|ab dem .{0,30} (wieder|bin ich wieder)|"
+    r"(bin|wieder|sind wir) .{0,20}erreichbar ab|wieder .{0,25}für sie da|"
+    r"nur eingeschränkt (erreichbar|besetzt)|lese meine e-?mails (erst|nur|wieder|ab)|"
+    r"(betrieb|büro|geschäft|firma) ist .{0,60}(betriebsurlaub|betriebsferien|geschlossen)|"
+    r"(bestellungen|nachrichten|e-?mails|anfragen),? die in dieser zeit eingehen|"
     r"i (am|will be) (away|on (annual )?leave|on holiday|on vacation)|"
-    r"limited access to (my )?e-?mail|for urgent matters,? please contact|"
+    r"our (office|company) (is|will be) closed|(reopens|re-opens|will return|back in the office) on|"
+    r"emails received during this time|"
+    r"limited access to (my )?e-?mail|for (urgent|anything urgent|urgent matters),? please contact|"
+    r"keinen zugriff auf (meine )?e-?mails|lese meine e-?mails nur unregelmäßig|"
     r"i will (be back|return) on)",
     re.IGNORECASE,
 )
@@ -124,7 +163,13 @@ def _out_of_office(m: MailFacts) -> bool:
     body = m.body[:3000]
     if _OOO_BODY_STRONG.search(body):
         return True
-    return len(_OOO_BODY_WEAK.findall(body)) >= 2
+    # an auto-reply asks nothing; two different weak phrases in a mail without a question
+    weak = {match.group(0).lower() for match in _OOO_BODY_WEAK.finditer(body)}
+    return len(weak) >= 2 and "?" not in body
+
+
+def _receipt(m: MailFacts) -> bool:
+    return bool(_RECEIPT_SUBJECT.search(m.subject))
 
 
 #: The checks in order; the first that hits names the reason.
@@ -137,6 +182,7 @@ CHECKS: Sequence[Tuple[str, Callable[[MailFacts], bool]]] = (
     ("mailing_list", _mailing_list),
     ("x_autoreply", _x_autoreply),
     ("auto_response_suppress", _auto_response_suppress),
+    ("read_receipt_or_ticket", _receipt),
     ("out_of_office", _out_of_office),
 )
 

@@ -1,8 +1,9 @@
 """Rasa graph component: clean the message text before it is tokenised.
 
-Puts every text on one line without control characters and cuts very long texts, so a
-message gets the same classification whether it arrives through the Rasa server (chat)
-or through `ks1bot route`.
+Normalises every text the way the routing code does (`ks1bot.text`: one line, no control
+characters, spoken forms such as "ka es eins" as KS1, fillers out, long texts cut), so a
+message gets the same classification whether it arrives through the Rasa server (chat,
+calls) or through `ks1bot route` and the mail gateway.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from ks1bot.text import MAX_CLASSIFY_CHARS, classification_text
+from ks1bot.text import MAX_CLASSIFY_CHARS, normalize_for_classification
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -42,7 +43,7 @@ class TextCleaner(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str):
-                message.set(TEXT, classification_text(text, limit=self._max_chars))
+                message.set(TEXT, normalize_for_classification(text, limit=self._max_chars))
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -47,10 +47,9 @@ def _body(decision: Decision, language: str, channel: str, customer: Optional[Cu
     if decision.route == "answer":
         if decision.knowledge is not None:
             key = "answer_call" if channel == "call" else "answer"
-            return t[key].format(
-                body=decision.knowledge.body,
-                title=decision.knowledge.title,
-                article_id=decision.knowledge.article_id,
+            return "\n\n".join(
+                t[key].format(body=hit.body, title=hit.title, article_id=hit.article_id)
+                for hit in (decision.knowledge,) + tuple(decision.answers)
             )
         return t["small_talk"].get(topic, t["small_talk"]["greeting"])
     if decision.route == "exclude":
@@ -80,6 +79,29 @@ def _body(decision: Decision, language: str, channel: str, customer: Optional[Cu
     return t[key].format(handoff_detail=detail, next_opening=opening, **fields)
 
 
+def excluded_parts_sentence(decision: Decision, customer: Optional[Customer], t: Dict[str, Any]) -> str:
+    """One sentence per kind of excluded request in a message that is otherwise served."""
+    kinds: Dict[str, list] = {}
+    for topic in decision.excluded_parts:
+        if topic in ("operating_question", "process_question"):
+            kind = "not_entitled"
+        elif topic in INFRASTRUCTURE_TOPICS:
+            kind = "infrastructure"
+        elif topic in BILLABLE_TOPICS:
+            kind = "billable"
+        else:
+            kind = "out_of_domain"
+        kinds.setdefault(kind, []).append(t["topic_names"].get(topic, topic))
+    sentences = []
+    for kind in ("infrastructure", "billable", "not_entitled", "out_of_domain"):
+        if kind in kinds:
+            names = kinds[kind]
+            joined = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {t['and']} {names[-1]}"
+            terms = t["terms"] if not sentences else t["terms_short"]
+            sentences.append(t["excluded_parts"][kind].format(topic_names=joined, terms=terms))
+    return " ".join(sentences)
+
+
 def phrase(key: str, language: str, templates: Optional[Dict[str, Any]] = None, **fields: Any) -> str:
     """A fixed phrase of the bot (call_repeat, handed_back, staff_reply_intro) in `language`."""
     all_templates = templates or load_templates()
@@ -99,6 +121,8 @@ def render_reply(
     body = _body(decision, language, channel, customer, t)
     if not body:
         return ""
+    if decision.excluded_parts and decision.route != "ignore":
+        body = f"{body}\n\n{excluded_parts_sentence(decision, customer, t)}"
     small_talk = decision.route == "answer" and decision.knowledge is None
     if channel == "email" and not small_talk:
         return f"{t['greeting_line']}\n\n{body}\n\n{t['closing']}"

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Protocol
+from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
 
 from ks1bot.customers import Customer, CustomerDirectory
-from ks1bot.email_text import latest_reply
 from ks1bot.embeddings import PARSE_KEY
-from ks1bot.knowledge import KnowledgeBase
+from ks1bot.knowledge import KnowledgeBase, KnowledgeHit
 from ks1bot.language import detect_language
 from ks1bot.loop_protection import MailFacts, auto_reply_reason
 from ks1bot.messages import InboundMessage
 from ks1bot.nlu import classification_from_parse
 from ks1bot.replies import render_reply
-from ks1bot.routing import Classification, Decision, MessageFacts, decide, effective_topic, topic_needs_knowledge
+from ks1bot.preparation import PreparedText, prepare
+from ks1bot.routing import (Classification, Decision, MessageFacts, PartFacts, RequestPart, decide, effective_topic,
+                            topic_needs_knowledge)
 from ks1bot.settings import Settings
 from ks1bot.signals import Signals, load_signals
 from ks1bot.support_hours import SupportHours
-from ks1bot.text import classification_text
+from ks1bot.text import normalize_for_classification
 
 
 class Parser(Protocol):
@@ -34,12 +35,14 @@ class Routed:
     """Everything known about a routed message."""
 
     message: InboundMessage
+    #: What the classifier read (the whole request on one line; see `preparation`).
     text: str
     language: str
     customer: Optional[Customer]
     classification: Classification
     decision: Decision
     reply: str
+    prepared: Optional[PreparedText] = None
 
     def to_output(self) -> Dict[str, Any]:
         """The output line of `ks1bot route` (SPEC §7)."""
@@ -53,14 +56,27 @@ class Routed:
             "priority": d.priority,
             "reasons": list(d.reasons),
             "reply": self.reply,
+            "parts": [{"topic": p.topic, "confidence": p.confidence, "status": p.status} for p in d.parts],
         }
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """A message read, classified and looked up; what the routing rules decide on."""
+
+    message: InboundMessage
+    prepared: PreparedText
+    language: str
+    customer: Optional[Customer]
+    classification: Classification
+    facts: MessageFacts
+    knowledge: Optional[KnowledgeHit]
+    parts: Tuple[RequestPart, ...]
+
+
 def text_to_classify(message: InboundMessage) -> str:
-    """Email: subject plus the new part of the body; chat and call: the text."""
-    if message.channel == "email":
-        return classification_text(latest_reply(message.text), message.subject)
-    return classification_text(message.text)
+    """The whole request on one line, as the classifier reads it (see `preparation`)."""
+    return prepare(message).text
 
 
 class Router:
@@ -81,10 +97,21 @@ class Router:
 
     def route(self, message: InboundMessage, parse: Optional[Mapping[str, Any]] = None,
               unclear_speech: bool = False) -> Routed:
-        """Decide and word the reply. `parse` is the Rasa parse of `text_to_classify(message)`
-        when the caller already has it (the action server); else the parser makes it.
+        """Decide and word the reply. `parse` is the Rasa parse of the message's text when
+        the caller already has it (the action server); else the parser makes it. The parts
+        of a message with several requests are parsed by the parser (when there is none,
+        the whole message decides).
         `unclear_speech`: a caller who could not be understood even after repeating."""
-        text = text_to_classify(message)
+        return self.decide(self.analyse(message, parse, unclear_speech))
+
+    def analyse(self, message: InboundMessage, parse: Optional[Mapping[str, Any]] = None,
+                unclear_speech: bool = False) -> "Analysis":
+        """Everything routing needs to know about `message` (no settings thresholds yet)."""
+        prepared = prepare(message)
+        text = prepared.text
+        if parse is not None and self.parser is not None \
+                and normalize_for_classification(str(parse.get("text") or "")) != text:
+            parse = None  # the caller parsed another text (e.g. a chat message sent as email)
         if parse is None:
             if self.parser is None:
                 raise RuntimeError("Router needs a parser or a parse result")
@@ -116,15 +143,53 @@ class Router:
             ks1_malfunction=self.signals.reports_ks1_malfunction(text),
             malfunction=self.signals.reports_malfunction(text),
             coverage_question=self.signals.asks_about_coverage(text),
+            person_request=self.signals.asks_for_person(text),
+            ks1_how_to=self.signals.asks_how_to_in_ks1(text),
             unclear_speech=unclear_speech,
+            closes_the_matter=self.signals.closes_the_matter(text),
         )
-        hit = None
-        topic = effective_topic(classification, facts)
-        if self.knowledge is not None and topic_needs_knowledge(topic):
-            hit = self.knowledge.search(text, topic, language)
-        decision = decide(classification, facts, customer, self.settings, self.hours, hit)
-        reply = render_reply(decision, language, message.channel, customer)
-        return Routed(message, text, language, customer, classification, decision, reply)
+        hit = self._knowledge_for(text, effective_topic(classification, facts), language)
+        parts = self._parts(prepared, language) if auto is None else ()
+        return Analysis(message, prepared, language, customer, classification, facts, hit, parts)
+
+    def decide(self, analysis: "Analysis") -> Routed:
+        """The routing rules and the reply for an analysed message."""
+        a = analysis
+        decision = decide(a.classification, a.facts, a.customer, self.settings, self.hours, a.knowledge, a.parts)
+        reply = render_reply(decision, a.language, a.message.channel, a.customer)
+        return Routed(a.message, a.prepared.text, a.language, a.customer, a.classification, decision, reply,
+                      a.prepared)
+
+    def _knowledge_for(self, text: str, topic: str, language: str):
+        if self.knowledge is None or not topic_needs_knowledge(topic):
+            return None
+        if topic == "contract_question":
+            # "Is X covered by the contract?" is answered by the contract's article, and "when
+            # can we reach you?" by the support hours, whatever X is (SPEC §3).
+            found = self.signals.contract_article(text)
+            if found is not None:
+                hit = self.knowledge.hit_for(found[0], text, language, rule=found[1])
+                if hit is not None:
+                    return hit
+        return self.knowledge.search(text, topic, language)
+
+    def _parts(self, prepared: PreparedText, language: str) -> Tuple[RequestPart, ...]:
+        """Each request of a message with several, classified on its own."""
+        if not prepared.several_requests or self.parser is None:
+            return ()
+        parts = []
+        for text in prepared.parts:
+            classification = classification_from_parse(self.parser.parse(text))
+            facts = PartFacts(
+                ks1_malfunction=self.signals.reports_ks1_malfunction(text),
+                malfunction=self.signals.reports_malfunction(text),
+                coverage_question=self.signals.asks_about_coverage(text),
+                person_request=self.signals.asks_for_person(text),
+                ks1_how_to=self.signals.asks_how_to_in_ks1(text),
+            )
+            hit = self._knowledge_for(text, effective_topic(classification, facts), language)
+            parts.append(RequestPart(classification, facts, hit))
+        return tuple(parts)
 
 
 def now_utc() -> dt.datetime:

@@ -39,6 +39,9 @@ class Thresholds:
     classify: float = 0.45
     exclude: float = 0.4
     knowledge: float = 0.56
+    #: An exclusion also needs the in-scope topics together to stay below this probability
+    #: (1.0: no such condition).
+    in_scope_doubt: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,7 @@ def _parse_mail(raw: Dict[str, Any], where: str) -> MailSettings:
 def _parse_thresholds(raw: Dict[str, Any], where: str) -> Thresholds:
     defaults = Thresholds()
     values = {}
-    for key in ("classify", "exclude", "knowledge"):
+    for key in ("classify", "exclude", "knowledge", "in_scope_doubt"):
         value = raw.get(key, getattr(defaults, key))
         try:
             number = float(value)

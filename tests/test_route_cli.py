@@ -41,8 +41,10 @@ def test_dev_set_route_accuracy(tmp_path, trained_model):
     assert float(figures["route_accuracy"]) >= 0.95, score.stdout
     assert int(figures["wrong_exclusions"]) == 0, score.stdout
     for row in rows:
-        assert set(row) == {"id", "language", "topic", "confidence", "route", "priority", "reasons", "reply"}
+        # SPEC §7's fields, plus `parts` (topic, confidence and status of each request)
+        assert set(row) == {"id", "language", "topic", "confidence", "route", "priority", "reasons", "reply", "parts"}
         assert 0.0 <= row["confidence"] <= 1.0
+        assert row["parts"] and all(set(p) == {"topic", "confidence", "status"} for p in row["parts"])
         assert (row["reply"] == "") == (row["route"] == "ignore")
 
 

@@ -33,7 +33,7 @@ def test_history_formats(body):
 
 
 def test_a_mail_that_is_only_a_quote_keeps_its_text():
-    assert latest_reply("> nur ein Zitat") == "> nur ein Zitat"
+    assert latest_reply("> nur ein Zitat") == "nur ein Zitat"
 
 
 def test_classification_text_is_one_clean_line():
