@@ -32,6 +32,7 @@ def get_router():
             from ks1bot.customers import CustomerDirectory
             from ks1bot.knowledge import KnowledgeBase
             from ks1bot.rasa_config import load_configured_embedder
+            from ks1bot.rasa_parse import RasaHttpParser
             from ks1bot.service import Router
             from ks1bot.settings import load_settings
 
@@ -39,7 +40,8 @@ def get_router():
             settings = load_settings()
             directory = CustomerDirectory.load(settings.customers) if settings.customers else CustomerDirectory.empty()
             knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
-            _router = Router(settings, directory, knowledge)
+            # the requests of a message with several are parsed by the Rasa server that called us
+            _router = Router(settings, directory, knowledge, parser=RasaHttpParser.from_environment())
         return _router
 
 

@@ -86,6 +86,14 @@ def cmd_realistic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encoders(args: argparse.Namespace) -> int:
+    encoders = _bench("encoders")
+    configs = [Path(c) for c in args.config] if args.config else encoders.CONFIGS
+    data = encoders.run(configs, quick=args.quick)
+    _finish("encoders", data, encoders.report(data), args.output)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     sources = [Path(p) for p in (args.input or [RESULTS / "clinc.json"])]
     missing = [str(p) for p in sources if not p.is_file()]
@@ -148,6 +156,14 @@ def register(subparsers) -> None:
     realistic.add_argument("--quick", action="store_true", help="20 messages per set (smoke run)")
     realistic.add_argument("--output", help="results JSON (default: bench/results/realistic.json)")
     realistic.set_defaults(func=cmd_realistic)
+
+    encoders = sub.add_parser("encoders", help="a multilingual sentence encoder (USE-m, numpy) next to or "
+                                               "instead of ours: xSID de/en, realistic routing, latency")
+    encoders.add_argument("--config", action="append", help="Rasa config (repeatable; default: config.yml and "
+                                                            "bench/configs/use_*.yml)")
+    encoders.add_argument("--quick", action="store_true", help="xSID on 30 utterances only (smoke run)")
+    encoders.add_argument("--output", help="results JSON (default: bench/results/encoders.json)")
+    encoders.set_defaults(func=cmd_encoders)
 
     plot = sub.add_parser("plot", help="draw the CLINC150 plot from one or more `bench clinc` results")
     plot.add_argument("--input", action="append",

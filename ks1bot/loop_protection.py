@@ -13,12 +13,13 @@ from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 _SUBJECT_TAGS = r"^\s*(?:\[[^\]]{0,40}\]\s*|\*{1,3}[^*]{0,20}\*{1,3}\s*)*"
 _OOO_SUBJECT = re.compile(
-    _SUBJECT_TAGS + r"(?:abwesenheits(?:notiz|meldung|nachricht|info)|urlaubsabwesenheit|abwesend|abwesenheit|"
-    r"ich bin nicht im büro|nicht im büro|out of (?:the )?office|automatische antwort|automatic reply|"
-    r"auto[- ]?reply|autoreply|auto[- ]?response|autoresponder|ooo|betriebsurlaub|betriebsferien|"
-    r"postfach nicht mehr aktiv|mailbox (?:no longer|not) (?:active|monitored)|urlaub|elternzeit|"
-    r"abwesenheitsassistent|vacation(?: reply)?|on leave)\b"
-    r"|(?:automatische antwort|automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|abwesenheitsnotiz)\s*:",
+    _SUBJECT_TAGS + r"(?:abwesenheits(?:notiz|meldung|nachricht|info)|urlaubsabwesenheit|ich bin nicht im büro|"
+    r"out of (?:the )?office|automatische antwort|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
+    r"autoresponder|ooo|postfach nicht mehr aktiv|mailbox (?:no longer|not) (?:active|monitored)|"
+    r"abwesenheitsassistent)\b"
+    # words a person may use as a subject count only as the prefix an auto-responder adds
+    r"|" + _SUBJECT_TAGS + r"(?:abwesend|abwesenheit|nicht im büro|urlaub|elternzeit|betriebsurlaub|betriebsferien|"
+    r"vacation(?: reply)?|on leave)\s*[:\-–]",
     re.IGNORECASE,
 )
 #: Read receipts (MDNs sent as plain mail) and the confirmations of ticket systems.
@@ -57,6 +58,7 @@ _OOO_BODY_STRONG = re.compile(
     r"i am (currently )?out of (the )?office|i'?m (currently )?out of (the )?office|"
     r"i will be out of (the )?office|(ich bin|bin ich) .{0,30}krankheitsbedingt nicht erreichbar|"
     r"(ihre|deine) (nachricht|e-?mail|anfrage) wird nach (meiner|unserer) rückkehr|"
+    r"(ihre|deine) (nachricht|e-?mail|anfrage) wird (erst )?(ab|nach|am|bis) .{0,60}(bearbeitet|beantwortet|gelesen)|"
     r"wir haben (sie|ihre (nachricht|e-?mail|anfrage)) erhalten und (melden|werden|kümmern))",
     re.IGNORECASE,
 )

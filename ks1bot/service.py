@@ -6,9 +6,11 @@ where the NLU parse comes from differs (in-process model, or the Rasa server's p
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
 
+from ks1bot import logs
 from ks1bot.customers import Customer, CustomerDirectory
 from ks1bot.embeddings import PARSE_KEY
 from ks1bot.knowledge import KnowledgeBase, KnowledgeHit
@@ -24,6 +26,9 @@ from ks1bot.settings import Settings
 from ks1bot.signals import Signals, load_signals
 from ks1bot.support_hours import SupportHours
 from ks1bot.text import normalize_for_classification
+
+
+log = logging.getLogger("ks1bot.service")
 
 
 class Parser(Protocol):
@@ -111,7 +116,8 @@ class Router:
         text = prepared.text
         if parse is not None and self.parser is not None \
                 and normalize_for_classification(str(parse.get("text") or "")) != text:
-            parse = None  # the caller parsed another text (e.g. a chat message sent as email)
+            # the caller parsed another text (a chat message sent as an email, with a subject)
+            parse = self._parse_or(text, parse)
         if parse is None:
             if self.parser is None:
                 raise RuntimeError("Router needs a parser or a parse result")
@@ -173,13 +179,26 @@ class Router:
                     return hit
         return self.knowledge.search(text, topic, language)
 
+    def _parse_or(self, text: str, fallback: Optional[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+        """The parser's parse of `text`, or `fallback` when the parser fails (the Rasa
+        server is not reachable from the action server, say)."""
+        try:
+            return self.parser.parse(text)
+        except Exception as exc:  # a refinement failed: decide on what we have
+            logs.event(log, "parse_failed", logging.WARNING, error=repr(exc))
+            return fallback
+
     def _parts(self, prepared: PreparedText, language: str) -> Tuple[RequestPart, ...]:
-        """Each request of a message with several, classified on its own."""
+        """Each request of a message with several, classified on its own (none when they
+        cannot be parsed: then the whole message decides)."""
         if not prepared.several_requests or self.parser is None:
             return ()
+        parses = [self._parse_or(text, None) for text in prepared.parts]
+        if any(parse is None for parse in parses):
+            return ()
         parts = []
-        for text in prepared.parts:
-            classification = classification_from_parse(self.parser.parse(text))
+        for text, parse in zip(prepared.parts, parses):
+            classification = classification_from_parse(parse)
             facts = PartFacts(
                 ks1_malfunction=self.signals.reports_ks1_malfunction(text),
                 malfunction=self.signals.reports_malfunction(text),

@@ -97,3 +97,26 @@ def test_adding_an_article_makes_the_bot_answer(tmp_path, settings, eval_custome
     assert "kb:minimum-stock" in after.decision.reasons
     assert after.reply.startswith("Den Mindestbestand tragen Sie im Artikelstamm ein")
     assert "(kb:minimum-stock)" in after.reply
+
+
+def test_missing_details_are_never_answered_from_an_article():
+    from ks1bot.knowledge import missing_detail
+
+    body = "Den Demo-Key erhalten Sie vom KS1-Support; er schaltet alle Funktionen frei."
+    assert missing_detail("Wie lange ist der Demo-Key gültig?", body) == "duration"
+    assert missing_detail("Wie viel kostet der Updateservice im Jahr für 6 Arbeitsplätze?", body) == "price"
+    assert missing_detail("Wann genau kommt das Update mit den neuen Steuersätzen raus?", body) == "date"
+    assert missing_detail("How long does the test access last?", body) == "duration"
+    assert missing_detail("Wie bekomme ich einen Demo-Key?", body) is None
+    assert missing_detail("Wie lange ist der Demo-Key gültig?", "Der Demo-Key gilt 30 Tage.") is None
+
+
+def test_long_mails_are_also_searched_by_their_questions():
+    from ks1bot.knowledge import question_snippets
+
+    mail = ("Wir haben den Vertrag für KS1 unterschrieben und der Produktivstart ist auf den 1. Februar geplant. "
+            "Bis dahin arbeiten wir mit dem Demo-System und übernehmen nach und nach die Stammdaten. Unser "
+            "Verwaltungsrat möchte wissen, welche Punkte wir prüfen müssen. Gibt es dafür eine Checkliste?")
+    snippets = question_snippets(mail)
+    assert snippets and snippets[-1].endswith("Gibt es dafür eine Checkliste?")
+    assert question_snippets("Gibt es eine Checkliste?") == []

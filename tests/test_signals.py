@@ -65,3 +65,63 @@ def test_coverage_questions(text):
 ])
 def test_not_coverage_questions(text):
     assert not S.asks_about_coverage(text)
+
+
+@pytest.mark.parametrize("text, article", [
+    ("Ist die Hilfe beim VPN eigentlich Teil unseres Supportvertrags?", "support-contract"),
+    ("zählt so ein workshop für neue lageristen zu den leistungen vom supportvertrag oder wäre das extra",
+     "support-contract"),
+    ("Fallen Anpassungen an unseren Formularen unter den Supportvertrag, oder werden die separat verrechnet?",
+     "support-contract"),
+    ("quick q – is help with hyper-v covered by our KS1 support contract?", "support-contract"),
+    ("does your support contract include training for new starters", "support-contract"),
+    ("Deckt der Updateservice auch die Umstellung auf Windows 11 ab?", "update-service"),
+    ("bis wann erreichen wir euch, wenn unser Terminalserver ausfällt?", "support-hours"),
+    ("sind Sie zwischen den Jahren überhaupt besetzt?", "support-hours"),
+    ("Können wir euch auch aus der Filiale in der Schweiz erreichen?", "support-hours"),
+])
+def test_contract_questions_name_their_article(text, article):
+    assert S.asks_about_coverage(text)
+    assert S.contract_article(text)[0] == article
+
+
+@pytest.mark.parametrize("text", [
+    "was kostet denn sowas bei ihnen und wann hätten sie da zeit für eine schulung",
+    "Unser VPN bricht ständig ab, bitte helfen.",
+])
+def test_not_contract_questions(text):
+    assert not S.asks_about_coverage(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Hat sich erledigt, unser Techniker war da und hat den Scanner getauscht. Schönes Wochenende!",
+    "ok thanks, sorted now",
+    "Cheers, will pass it on to our IT guys.",
+    "Bitte doch nicht zurückrufen – der Kollege hat es selbst hinbekommen. Danke trotzdem!",
+    "Danke für die schnelle Rückmeldung, haben wir verstanden – das macht unser Admin.",
+])
+def test_closing_the_matter(text):
+    assert S.closes_the_matter(text)
+
+
+@pytest.mark.parametrize("text", [
+    "hey, nothing critical, KS1 still works fine – but the dunning preview shows wrong due dates",
+    "Hat sich erledigt? Bei uns kommt immer noch der Fehler.",
+    "Danke, das Update ist drin, aber jetzt stürzt KS1 beim Buchen ab.",
+])
+def test_not_closing_the_matter(text):
+    assert not S.closes_the_matter(text)
+
+
+def test_person_requests_and_ks1_how_to():
+    assert S.asks_for_person("können Sie mich bitte zurückrufen wegen dem Mahnlauf")
+    assert S.asks_for_person("can someone call me back please")
+    assert not S.asks_for_person("Wie drucke ich den Lieferschein neu?")
+    assert S.asks_how_to_in_ks1("und bis dahin also wie erfasse ich denn im KS1 ein angebot")
+    assert not S.asks_how_to_in_ks1("Bieten Sie Schulungen für Excel an?")
+
+
+def test_ks1_said_to_be_fine_is_no_ks1_malfunction():
+    assert not S.reports_ks1_malfunction("Windows bricht beim Funktionsupdate ab. KS1 selbst läuft normal.")
+    assert not S.reports_ks1_malfunction("ich hab ne frage nicht zum KS1 sondern zu excel, die formeln gehen nicht")
+    assert S.reports_ks1_malfunction("Seit dem Windows-Update bricht KS1 beim Start ab.")
