@@ -73,7 +73,8 @@ def run(configs: Sequence[Path] = CONFIGS, quick: bool = False, progress: Option
     rows: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ks1bench-encoders-") as tmp:
         for config in configs:
-            row: Dict[str, Any] = {"config": str(Path(config).relative_to(ROOT))}
+            config = Path(config).resolve()
+            row: Dict[str, Any] = {"config": str(config.relative_to(ROOT))}
             row["xsid"] = _xsid(Path(config), quick, progress)
             if not quick:
                 row["routing"] = _routing(Path(config), Path(tmp), progress)

@@ -23,6 +23,7 @@ TRAINING_DIRS = (PROJECT_ROOT / "data" / "nlu", PROJECT_ROOT / "data" / "rules")
 #: Code whose behaviour is baked into the model's features.
 COMPONENT_FILES = (
     PROJECT_ROOT / "ks1bot" / "nlu_featurizer.py",
+    PROJECT_ROOT / "ks1bot" / "nlu_use_featurizer.py",
     PROJECT_ROOT / "ks1bot" / "nlu_cleaner.py",
     PROJECT_ROOT / "ks1bot" / "nlu_classifier.py",
     PROJECT_ROOT / "ks1bot" / "text.py",

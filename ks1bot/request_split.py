@@ -43,6 +43,7 @@ _NEXT_REQUEST_SPOKEN = re.compile(
     r"|und außerdem\b|und ausserdem\b|und zusätzlich\b|(?:und )?noch was anderes\b|ganz anderes thema\b"
     r"|(?:und )?(?:zweitens|drittens|secondly|thirdly)\b"
     r"|(?:und )?(?:dann )?(?:das zweite|die zweite sache|zum zweiten|the second thing|second thing)\b"
+    r"|und dann noch\b(?! (?:eine?|einen|kommt|kam|die|der|das) (?:fehler|meldung))"
     r"|and (?:also|another thing|one more thing)\b|(?:and )?one more (?:thing|question)\b|another question\b"
     r"|(?:and )?(?:i )?also (?:wanted|want|need|have) (?:to ask|a question)\b"
     r")",

@@ -14,6 +14,7 @@ from ks1bot.settings import Settings
 from ks1bot.support_hours import SupportHours
 from ks1bot.topics import (
     BILLABLE_TOPICS,
+    INFRASTRUCTURE_TOPICS,
     EXCLUDED_TOPICS,
     HANDOFF_TOPICS,
     KNOWLEDGE_TOPICS,
@@ -57,6 +58,8 @@ class MessageFacts:
     person_request: bool = False
     #: The message asks how to do something in KS1 itself.
     ks1_how_to: bool = False
+    #: The message asks for an installation/configuration guide for KS1 or its SQL Server.
+    guide_request: bool = False
     #: Phone: the caller could not be understood, also after being asked to repeat.
     unclear_speech: bool = False
     #: The message only says the matter is settled ("hat sich erledigt, danke").
@@ -72,6 +75,7 @@ class PartFacts:
     coverage_question: bool = False
     person_request: bool = False
     ks1_how_to: bool = False
+    guide_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,8 @@ def in_scope_part(classification: Classification, facts: MessageFacts) -> Option
         return "contract_question"  # "is help with the network covered by the contract?"
     if facts.person_request:
         return "request_human"  # "… bitte rufen Sie mich zurück": a person decides
+    if facts.guide_request and topic in INFRASTRUCTURE_TOPICS:
+        return "golive_preparation"  # "die Installationsanleitung für den SQL Server, bitte"
     if facts.ks1_how_to and topic in HOW_TO_HOSTS:
         return "operating_question"  # "… eine Schulung? Und wie erfasse ich im KS1 ein Angebot?"
     return None

@@ -151,6 +151,7 @@ class Router:
             coverage_question=self.signals.asks_about_coverage(text),
             person_request=self.signals.asks_for_person(text),
             ks1_how_to=self.signals.asks_how_to_in_ks1(text),
+            guide_request=self.signals.asks_for_guide(text),
             unclear_speech=unclear_speech,
             closes_the_matter=self.signals.closes_the_matter(text),
         )
@@ -205,6 +206,7 @@ class Router:
                 coverage_question=self.signals.asks_about_coverage(text),
                 person_request=self.signals.asks_for_person(text),
                 ks1_how_to=self.signals.asks_how_to_in_ks1(text),
+                guide_request=self.signals.asks_for_guide(text),
             )
             hit = self._knowledge_for(text, effective_topic(classification, facts), language)
             parts.append(RequestPart(classification, facts, hit))

@@ -32,6 +32,7 @@ class Signals:
     person_request: Tuple[Pattern[str], ...] = ()
     ks1_unaffected: Tuple[Pattern[str], ...] = ()
     ks1_how_to: Tuple[Pattern[str], ...] = ()
+    guide_request: Tuple[Pattern[str], ...] = ()
     production_down: ProductionDown = field(default_factory=load_production_down)
 
     def is_production_down(self, text: str) -> bool:
@@ -77,6 +78,10 @@ class Signals:
         message does not say KS1 itself is fine)."""
         return self.mentions_ks1(text) and self.reports_malfunction(text) and not _any(self.ks1_unaffected, text)
 
+    def asks_for_guide(self, text: str) -> bool:
+        """Asks for an installation or configuration guide for KS1 or its SQL Server."""
+        return _any(self.guide_request, text)
+
     def asks_how_to_in_ks1(self, text: str) -> bool:
         """Asks how to do something in KS1 itself."""
         return _any(self.ks1_how_to, text) and not _any(self.ks1_unaffected, text)
@@ -99,6 +104,7 @@ def parse_signals(raw: Dict[str, list]) -> Signals:
         person_request=compile_all("person_request"),
         ks1_unaffected=compile_all("ks1_unaffected"),
         ks1_how_to=compile_all("ks1_how_to"),
+        guide_request=compile_all("guide_request"),
     )
 
 
