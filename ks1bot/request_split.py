@@ -25,7 +25,7 @@ _NEXT_REQUEST = re.compile(
     r"(?:noch )?(?:eine |ne )?(?:kurze |kleine )(?:andere |weitere |zweite )?(?:frage|sache|bitte)\b|"
     r"noch eine (?:frage|sache|bitte|kleinigkeit)|eine (?:weitere|andere|zweite) (?:frage|sache|bitte)|"
     r"(?:und )?noch (?:was|etwas)(?: anderes)?\b|andere frage|zweite frage|zweitens|"
-    r"übrigens|apropos|ganz anderes thema|anderes thema|ps\b|p\.\s?s\.|nachtrag\b|"
+    r"übrigens|apropos|ganz anderes thema|anderes thema|ps\b|p\.\s?s\.|nachtrag\b|aber\b(?!\s+(?:auch|nur|trotzdem))|"
     r"by the way|btw\b|additionally|furthermore|another (?:question|thing|issue)|one more (?:thing|question)|"
     r"separately|on another note|on a different note|secondly|second question|unrelated,|"
     r"(?:und )?dann (?:hätte ich |hab ich |habe ich )?noch (?:eine frage|was|etwas|ne frage)|"
@@ -73,6 +73,20 @@ def _words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+#: Numbered requests written on one line: "1. wie lege ich … an 2. und wie kann ich …".
+_INLINE_ITEM = re.compile(r"(?:^|(?<=\s))(?=[1-4][.)]\s+\S)")
+
+
+def _inline_items(text: str) -> List[str]:
+    """The items of a one-line numbered list, when the numbers run 1, 2, … in order."""
+    positions = [m.start() for m in _INLINE_ITEM.finditer(text)]
+    numbers = [text[p] for p in positions]
+    if len(positions) < 2 or numbers != [str(i) for i in range(1, len(numbers) + 1)]:
+        return [text]
+    pieces = [text[:positions[0]]] + [text[a:b] for a, b in zip(positions, positions[1:] + [len(text)])]
+    return [p.strip() for p in pieces if p.strip()]
+
+
 def _items(lines: Sequence[str]) -> List[str]:
     """Numbered or bulleted items (each with its continuation lines), with the text
     before the first item and after the last one as items of their own."""
@@ -102,7 +116,7 @@ def split_requests(text: str) -> List[str]:
     if sum(1 for line in lines if _ITEM.match(line)) >= 2:
         parts = _items(lines)
     else:
-        parts = [text]
+        parts = [piece for line_group in [text] for piece in _inline_items(line_group)]
     split: List[str] = []
     for part in parts:
         for piece in _split_at(_NEXT_REQUEST, part):

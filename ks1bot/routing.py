@@ -27,6 +27,9 @@ KS1_SERVICE_TOPICS = frozenset({"print_report_change", "import_definition"})
 #: A KS1 malfunction in a message classified as an excluded topic makes it a bug report
 #: when the classifier gives bug_report at least this probability (both agree).
 MIXED_BUG_MIN_PROBABILITY = 0.05
+#: An update question that reports a KS1 malfunction is a bug when the classifier gives
+#: bug_report at least this probability.
+UPDATE_BUG_MIN_PROBABILITY = 0.25
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ LEAD_ORDER = ("bug_report", "request_human", "process_question", "operating_ques
 SMALL_TALK = frozenset({"greeting", "thanks"})
 #: Excluded topics whose messages may carry a KS1 how-to question as their in-scope part
 #: (a new import or form is billable however it is asked for).
-HOW_TO_HOSTS = frozenset({"training", "out_of_domain", "third_party_software", "feature_request"})
+HOW_TO_HOSTS = EXCLUDED_TOPICS - BILLABLE_TOPICS | {"training", "feature_request"}
 #: Topics served whatever the contract (SPEC §4 rule 4).
 SERVED_FOR_EVERYONE = frozenset({"bug_report", "update_question", "golive_preparation", "contract_question",
                                  "request_human"})
@@ -242,9 +245,18 @@ def decide(
         # sure of it on its own (a fragment such as "Und wie schließen wir ihn ab?" is not).
         in_scope = [whole] + [u for u in units if u.status == "in_scope"
                               and (u.topic == whole.topic or u.confidence >= PART_LEAD_CONFIDENCE)]
-    if units and in_scope:
-        return _route_several(in_scope, excluded_topics, facts, customer, settings, open_now, result)
     blocking = [u for u in units if u.status == "unclear" and u.in_scope_probability >= thresholds.in_scope_doubt]
+    if units and in_scope:
+        decision = _route_several(in_scope, excluded_topics, facts, customer, settings, open_now, result)
+        # A customer is turned away only when no request of the message may be served to
+        # them: a fragment too unsure to lead still stops an exclusion.
+        entitled = customer is None or customer.contract == "support"
+        served = [u for u in units if u.topic != decision.topic and (
+            u in blocking or (u.status == "in_scope" and (entitled or u.topic not in SUPPORT_CONTRACT_TOPICS)))]
+        if decision.route == "exclude" and served:
+            return result("handoff", whole, "low_confidence", f"uncertain_exclusion:{decision.topic}",
+                          f"in_scope_part:{served[0].topic}")
+        return decision
     if units and whole.status == "excluded" and blocking:
         # the whole looks excluded, but not every request is sure to be: a person decides
         return result("handoff", whole, "low_confidence", f"uncertain_exclusion:{whole.topic}")
@@ -344,9 +356,14 @@ def _route_one(unit: _Unit, facts: MessageFacts, customer: Optional[Customer], s
 
 
 def in_scope_part(classification: Classification, facts: MessageFacts) -> Optional[str]:
-    """The in-scope topic hidden in a message classified as an excluded topic, if any."""
+    """The in-scope topic hidden in a message classified as an excluded topic (or the bug
+    behind an update question), if any."""
     topic = classification.topic
     bug_probability = dict(classification.ranking).get("bug_report", 0.0)
+    if topic == "update_question":
+        # "seit dem Update gestern rechnet der Bestellvorschlag falsch": a bug, when the
+        # classifier sees one too (update questions often mention what an update changes)
+        return "bug_report" if facts.ks1_malfunction and bug_probability >= UPDATE_BUG_MIN_PROBABILITY else None
     if facts.ks1_malfunction and bug_probability >= MIXED_BUG_MIN_PROBABILITY:
         return "bug_report"  # "after the Windows update KS1 crashes with error 0x…"
     if topic in KS1_SERVICE_TOPICS and facts.malfunction:
@@ -363,8 +380,9 @@ def in_scope_part(classification: Classification, facts: MessageFacts) -> Option
 
 
 def effective_topic(classification: Classification, facts: MessageFacts) -> str:
-    """The topic routing acts on: the classified one, or the in-scope part of a mixed message."""
-    if classification.topic in EXCLUDED_TOPICS:
+    """The topic routing acts on: the classified one, or the in-scope part of a mixed
+    message (or a bug behind an update question)."""
+    if classification.topic in EXCLUDED_TOPICS or classification.topic == "update_question":
         return in_scope_part(classification, facts) or classification.topic
     return classification.topic
 

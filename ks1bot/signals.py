@@ -33,6 +33,8 @@ class Signals:
     ks1_unaffected: Tuple[Pattern[str], ...] = ()
     ks1_how_to: Tuple[Pattern[str], ...] = ()
     guide_request: Tuple[Pattern[str], ...] = ()
+    ks1_function: Tuple[Pattern[str], ...] = ()
+    application_error: Tuple[Pattern[str], ...] = ()
     production_down: ProductionDown = field(default_factory=load_production_down)
 
     def is_production_down(self, text: str) -> bool:
@@ -74,9 +76,14 @@ class Signals:
                 and not self.reports_malfunction(text) and not _CONTRAST.search(text))
 
     def reports_ks1_malfunction(self, text: str) -> bool:
-        """KS1 (or one of its parts) is named and something in it went wrong (and the
-        message does not say KS1 itself is fine)."""
-        return self.mentions_ks1(text) and self.reports_malfunction(text) and not _any(self.ks1_unaffected, text)
+        """KS1 (or one of its parts) is named and something in it went wrong, or one of
+        KS1's functions shows an application error (and the message does not say KS1
+        itself is fine)."""
+        if _any(self.ks1_unaffected, text):
+            return False
+        if self.mentions_ks1(text) and self.reports_malfunction(text):
+            return True
+        return _any(self.ks1_function, text) and _any(self.application_error, text)
 
     def asks_for_guide(self, text: str) -> bool:
         """Asks for an installation or configuration guide for KS1 or its SQL Server."""
@@ -105,6 +112,8 @@ def parse_signals(raw: Dict[str, list]) -> Signals:
         ks1_unaffected=compile_all("ks1_unaffected"),
         ks1_how_to=compile_all("ks1_how_to"),
         guide_request=compile_all("guide_request"),
+        ks1_function=compile_all("ks1_function"),
+        application_error=compile_all("application_error"),
     )
 
 
