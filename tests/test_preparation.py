@@ -204,3 +204,14 @@ def test_prepare_gives_parts_on_one_line_each():
     assert prepared.several_requests
     assert all("\n" not in part for part in prepared.parts)
     assert prepared.text.startswith("Zwei Fragen")
+
+
+def test_one_line_numbered_requests_and_aber_are_split():
+    parts = split_requests("Servus! 1. wie leg ich im KS1 einen neuen benutzer an 2. und wie kann ich sein windows "
+                           "passwort zurücksetzen, er hat es vergessen")
+    assert len(parts) == 2 and "windows" in parts[1]
+    parts = split_requests("Das mit dem VMware-Host klären wir selbst, passt. Aber seit der Migration kommt beim "
+                           "Tagesabschluss in der Kasse Fehler 3021.")
+    assert len(parts) == 2 and parts[1].startswith("Aber")
+    assert split_requests("Wir haben 2 Lager und 3 Kassen. Der Bestand ist falsch.") == [
+        "Wir haben 2 Lager und 3 Kassen. Der Bestand ist falsch."]

@@ -121,3 +121,18 @@ def test_knowledge_answer_chosen_by_rule_and_missing_details():
     price = replace(CHECKLIST, missing_detail="price")
     d = route(cls("golive_preparation", 0.9), knowledge=price)
     assert d.route == "handoff" and "kb_lacks_detail:price" in d.reasons and d.knowledge == price
+
+
+def test_a_request_too_unsure_to_lead_still_stops_an_exclusion():
+    """Alpen Handel (update contract): an operating question and a bug after the update."""
+    d = route(cls("operating_question", 0.7), [part("operating_question", 0.8), part("update_question", 0.5)],
+              customer=UPDATE)
+    assert d.route == "handoff" and "uncertain_exclusion:operating_question" in d.reasons
+
+
+def test_an_update_question_that_reports_a_bug_is_a_bug():
+    d = route(cls("update_question", 0.6, ("bug_report", 0.3)), ks1_malfunction=True, malfunction=True)
+    assert (d.route, d.topic) == ("handoff", "bug_report")
+    d = route(cls("update_question", 0.9, ("bug_report", 0.05)), ks1_malfunction=True, malfunction=True,
+              knowledge=KnowledgeHit("update-tool", "Updates", "de", "…", 0.8, "q"))
+    assert d.route == "answer"

@@ -125,3 +125,10 @@ def test_ks1_said_to_be_fine_is_no_ks1_malfunction():
     assert not S.reports_ks1_malfunction("Windows bricht beim Funktionsupdate ab. KS1 selbst läuft normal.")
     assert not S.reports_ks1_malfunction("ich hab ne frage nicht zum KS1 sondern zu excel, die formeln gehen nicht")
     assert S.reports_ks1_malfunction("Seit dem Windows-Update bricht KS1 beim Start ab.")
+
+
+def test_application_errors_in_ks1_functions_are_ks1_malfunctions():
+    text = ("Aber seit der Migration kommt beim Tagesabschluss in der Kasse \"Fehler 3021 – Belegnummernkreis "
+            "gesperrt\" und wir können die Kassa nicht abschließen.")
+    assert S.reports_ks1_malfunction(text)
+    assert not S.reports_ks1_malfunction("Der Drucker im Lager druckt keine Lieferscheine mehr, nur leere Seiten.")
