@@ -66,8 +66,15 @@ def _email_core(message: InboundMessage) -> Tuple[str, Optional[str], List[str]]
     if body.only_forwards:
         steps.append("forwarded_request")
         inner_subject = body.inner_subject
-        use_inner = inner_subject and subject_kind(inner_subject) == "new"
-        return body.inner_text, (strip_reply_prefix(_TAGS.sub("", inner_subject)) if use_inner else None), steps
+        subjects = []
+        if kind == "forward" and message.subject:
+            # the forwarder's own subject says what the forwarded message is about to them
+            subjects.append(strip_reply_prefix(_TAGS.sub("", message.subject)))
+        if inner_subject and subject_kind(inner_subject) == "new":
+            inner = strip_reply_prefix(_TAGS.sub("", inner_subject))
+            if inner.lower() not in (s.lower() for s in subjects):
+                subjects.append(inner)
+        return body.inner_text, (" ".join(subjects) or None), steps
     core = body.new_text
     if not core.strip():
         unquoted = "\n".join(re.sub(r"^\s*(?:>\s?)+", "", line) for line in (message.text or "").splitlines())

@@ -62,6 +62,15 @@ def _looks_english(text: str) -> bool:
     return sum(w in _ENGLISH_WORDS for w in words) > sum(w in _GERMAN_WORDS for w in words)
 
 
+#: The writer announces several requests ("2 Fragen:", "zwei Sachen", "a couple of questions"):
+#: then each question sentence is a request of its own.
+_ANNOUNCED = re.compile(
+    r"\b(?:2|3|4|zwei|drei|vier|ein paar|einige|mehrere|two|three|a few|a couple of|several)\s+"
+    r"(?:kurze\s+|kleine\s+|quick\s+)?(?:fragen|sachen|punkte|anliegen|themen|dinge|frogen|sache|questions|things|issues|points)\b",
+    re.IGNORECASE)
+_AFTER_QUESTION = re.compile(r"(?<=\?)\s+(?=\S)")
+
+
 #: An item or part with fewer words is not a request of its own (it joins its neighbour).
 MIN_PART_WORDS = 5
 #: A message with more parts than this is a list of details, not of requests.
@@ -123,6 +132,8 @@ def split_requests(text: str) -> List[str]:
             for spoken in _split_at(_NEXT_REQUEST_SPOKEN, piece):
                 pieces = _ENGLISH_ALSO.split(spoken) if _looks_english(spoken) else [spoken]
                 split.extend(p.strip() for p in pieces if p.strip())
+    if len(split) < 2 and _ANNOUNCED.search(text):
+        split = [p for p in _AFTER_QUESTION.split(text) if p.strip()]
     cleaned = [_strip_item_marker(p) for p in split]
     merged = _merge_short(cleaned)
     if len(merged) < 2 or len(merged) > MAX_PARTS:

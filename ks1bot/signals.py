@@ -16,6 +16,7 @@ from ks1bot.production_down import load as load_production_down
 SIGNALS_FILE = Path(__file__).with_name("data") / "signals.yml"
 _UPDATE_SERVICE = re.compile(r"\bupdate[- ]?(?:service|vertrag|contract|subscription)|\bupdateservice", re.IGNORECASE)
 _SUPPORT_CONTRACT = re.compile(r"\bsupport[- ]?(?:vertrag|contract|leistungen|umfang)|\bsupportvertrag", re.IGNORECASE)
+_HOW = re.compile(r"\b(?:wie|wo|how|where)\b(?:\W+\w+){1,7}", re.IGNORECASE)
 #: "… but": what follows is a new matter, not a closing.
 _CONTRAST = re.compile(r"\b(?:aber|jedoch|allerdings|nur|leider|but|however|only|though)\b", re.IGNORECASE)
 #: A message that closes the matter has at most this many words.
@@ -90,8 +91,13 @@ class Signals:
         return _any(self.guide_request, text)
 
     def asks_how_to_in_ks1(self, text: str) -> bool:
-        """Asks how to do something in KS1 itself."""
-        return _any(self.ks1_how_to, text) and not _any(self.ks1_unaffected, text)
+        """Asks how to do something in KS1 itself, or with one of KS1's functions ("wie
+        mached mir de Tagesabschluss?")."""
+        if _any(self.ks1_unaffected, text):
+            return False
+        if _any(self.ks1_how_to, text):
+            return True
+        return any(m.end() - m.start() < 90 and _any(self.ks1_function, m.group(0)) for m in _HOW.finditer(text))
 
 
 def _any(patterns: Tuple[Pattern[str], ...], text: str) -> bool:

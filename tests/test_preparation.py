@@ -215,3 +215,16 @@ def test_one_line_numbered_requests_and_aber_are_split():
     assert len(parts) == 2 and parts[1].startswith("Aber")
     assert split_requests("Wir haben 2 Lager und 3 Kassen. Der Bestand ist falsch.") == [
         "Wir haben 2 Lager und 3 Kassen. Der Bestand ist falsch."]
+
+
+def test_announced_questions_are_split_at_question_marks():
+    parts = split_requests("hallo, 2 fragen: wie storniere ich eine rechnung die schon gedruckt ist? und gibts bei "
+                           "euch eine schulung für die neue kollegin")
+    assert len(parts) == 2 and "schulung" in parts[1]
+
+
+def test_a_forward_keeps_the_forwarders_subject():
+    body = ("FYI\n\n---------- Weitergeleitete Nachricht ----------\nVon: Kunde <k@x.de>\nBetreff: Auftragsbestätigung "
+            "26-5012\n\nAuf Ihrer Auftragsbestätigung sind alle 40 Paletten zum Einzelpreis berechnet.")
+    text = prepare(email(body, subject="WG: Staffelpreise greifen nicht")).text
+    assert text.startswith("Staffelpreise greifen nicht Auftragsbestätigung 26-5012")

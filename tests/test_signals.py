@@ -132,3 +132,9 @@ def test_application_errors_in_ks1_functions_are_ks1_malfunctions():
             "gesperrt\" und wir können die Kassa nicht abschließen.")
     assert S.reports_ks1_malfunction(text)
     assert not S.reports_ks1_malfunction("Der Drucker im Lager druckt keine Lieferscheine mehr, nur leere Seiten.")
+
+
+def test_how_to_questions_about_ks1_functions_in_dialect():
+    assert S.asks_how_to_in_ks1("wie mached mir de tagesabschluss wenn mir vergässe händ d kasse z schlüsse")
+    assert not S.asks_how_to_in_ks1("Wie mache ich im Excel eine Pivot-Tabelle aus meiner Umsatzliste?")
+    assert S.reports_malfunction("Staffelpreise greifen nicht, alles zum Einzelpreis berechnet")
