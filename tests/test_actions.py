@@ -1,4 +1,5 @@
-"""action_route with a real Tracker and CollectingDispatcher; the routing code behind it is real."""
+"""action_route with a real Tracker and CollectingDispatcher; the routing code and the
+conversation record behind it are real."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
-from ks1bot.service import Router
+from ks1bot.nlu.router import Router
 
 
 def parse(topic, confidence=0.97, text="…"):
@@ -26,9 +27,9 @@ def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
 
 @pytest.fixture
 def store(tmp_path, settings):
-    from console.service import handoff_store
+    from ks1bot.app import wiring
 
-    return handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
+    return wiring.handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
 
 
 @pytest.fixture
@@ -76,6 +77,39 @@ def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router, store):
     assert follow_up == []
     assert [m.text for m in store.get(queued.id).messages if m.direction == "customer"] == [
         "KS1 stürzt beim Buchen ab", "Hallo?"]
+
+
+def test_the_record_decides_silence_not_the_slot(router, store):
+    """The handoff store is the one record: with staff even when the slot is empty, with
+    the bot again after a hand-back even when the slot still holds the handoff id."""
+    from tests.support.handoffs import new_handoff
+
+    handoff = new_handoff(store, channel="chat", conversation_id="h.meier@meier-bau.de", sender="h.meier@meier-bau.de")
+    silent = CollectingDispatcher()
+    latest = parse("greeting", text="Hallo, ist da jemand?")
+    latest["metadata"] = {"channel": "chat"}
+    assert actions.ActionRoute().run(silent, tracker(latest, slots={"handoff_id": None}), {}) == []
+    assert silent.messages == []
+    assert store.get(handoff).messages[-1].text == "Hallo, ist da jemand?"
+
+    assert store.hand_back(handoff, "anna", "form-1").ok
+    answered = CollectingDispatcher()
+    events = actions.ActionRoute().run(answered, tracker(latest, slots={"handoff_id": str(handoff)}), {})
+    assert answered.messages and answered.messages[0]["custom"]["ks1bot"]["route"] == "answer"
+    assert SlotSet("last_route", "answer") in events
+
+
+def test_a_call_in_a_handoff_hears_that_staff_have_it(router, store):
+    from tests.support.handoffs import new_handoff
+
+    handoff = new_handoff(store, channel="call", conversation_id="call-7", sender="+4923112233")
+    latest = parse("greeting", text="hallo noch da")
+    latest["metadata"] = {"channel": "call", "sender": "+4923112233"}
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="call-7"), {})
+    decision = dispatcher.messages[0]["custom"]["ks1bot"]
+    assert decision["handoff_id"] == handoff and decision["reasons"] == ["in_handoff"]
+    assert "bereits bei einem Mitarbeiter" in dispatcher.messages[0]["text"]
 
 
 def test_without_metadata_the_conversation_id_is_the_sender(router):

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ks1bot.call_channel import call_response, parse_call_request
-from ks1bot.call_flow import call_step
+from ks1bot.channels.call import call_response, parse_call_request
+from ks1bot.channels.call_flow import call_step
 
 
 @pytest.mark.parametrize("transcript, confidence, repeats, step", [
@@ -54,7 +54,7 @@ def test_call_response_joins_the_turn():
 
 
 def test_missed_answers_after_a_drop():
-    from console.widget import missed_answers
+    from ks1bot.channels.widget import missed_answers
 
     events = [
         {"event": "user", "timestamp": 10.0, "text": "Hallo"},

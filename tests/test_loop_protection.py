@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ks1bot.loop_protection import MailFacts, auto_reply_reason
+from mail_gateway.loop_protection import MailFacts, auto_reply_reason
 
 OURS = ("support@ks1-support.example",)
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 import mail_samples as m
-from ks1bot.messages import InboundMessage
-from ks1bot.service import text_to_classify
+from ks1bot.core.messages import InboundMessage
+from ks1bot.nlu.router import text_to_classify
 from mail_gateway.errors import MalformedMail
 from mail_gateway.parsing import decode_text, header_message_id, malformed_reason, message_ids, parse_mail
 
