@@ -136,3 +136,28 @@ def test_warm_up_routes_once_per_channel_kind_and_leaves_no_trace(router, store,
     assert store.list() == []  # nothing for staff to see
     # the embedding model ran on the sample text: the first customer does not pay for it
     assert knowledge._embedder._cache
+
+
+def test_the_widget_s_opening_greeting_is_small_talk_even_with_a_parser(settings, eval_customers, knowledge, store):
+    """The widget opens with the intent payload "/greeting": no words to parse again, so the
+    Rasa server's parse decides (a parser for the requests of a message is configured)."""
+
+    parsed = []
+
+    class LowConfidence:  # what the Rasa server makes of an empty text
+        def parse(self, text):
+            parsed.append(text)
+            return {"text": text, "intent": {"name": "greeting", "confidence": 0.2},
+                    "intent_ranking": [{"name": "greeting", "confidence": 0.2}]}
+
+    actions.set_router(Router(settings, eval_customers, knowledge, parser=LowConfidence()), store)
+    try:
+        latest = parse("greeting", confidence=1.0, text="/greeting")
+        latest["metadata"] = {"channel": "chat", "page_language": "de"}
+        dispatcher = CollectingDispatcher()
+        actions.ActionRoute().run(dispatcher, tracker(latest, sender="widget-session-1"), {})
+    finally:
+        actions.set_router(None, None)
+    assert parsed == []
+    assert dispatcher.messages[0]["custom"]["ks1bot"]["route"] == "answer"
+    assert store.list() == []

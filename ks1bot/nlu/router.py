@@ -114,9 +114,10 @@ class Router:
         """Everything routing needs to know about `message` (no settings thresholds yet)."""
         prepared = prepare(message)
         text = prepared.text
-        if parse is not None and self.parser is not None \
+        if parse is not None and self.parser is not None and text \
                 and normalize_for_classification(str(parse.get("text") or "")) != text:
-            # the caller parsed another text (a chat message sent as an email, with a subject)
+            # the caller parsed another text (a chat message sent as an email, with a subject);
+            # an intent payload (the widget's opening "/greeting") has no words to parse again
             parse = self._parse_or(text, parse)
         if parse is None:
             if self.parser is None:
