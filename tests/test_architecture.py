@@ -244,3 +244,30 @@ def test_the_model_fingerprint_follows_the_components():
     for dotted in _class_paths(ROOT / "config.yml"):
         source = ROOT / (dotted.rpartition(".")[0].replace(".", "/") + ".py")
         assert source in COMPONENT_FILES, f"{source} (config.yml) is missing from the model fingerprint"
+
+
+def test_the_console_s_process_does_not_load_the_mail_gateway(tmp_path):
+    """The console enqueues; it neither sends mail nor loads the code that does."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from ks1bot.app import console_server, wiring\n"
+        "from ks1bot.core.settings import load_settings\n"
+        f"app = wiring.console_app(load_settings(), url='sqlite:///{tmp_path / 'ks1bot.db'}')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'mail_gateway' or m == 'ks1bot.channels.chat')\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_serve_gives_the_mail_credentials_to_the_mail_gateway_only():
+    from ks1bot.app.serve import environment_for
+
+    env = {"PATH": "/usr/bin", "KS1BOT_MAIL_RELAY_PASSWORD": "s3cret", "KS1BOT_MAIL_IMAP_PASSWORD": "x"}
+    assert environment_for("mail", env) == env
+    for service in ("actions", "rasa", "console"):
+        assert environment_for(service, env) == {"PATH": "/usr/bin"}

@@ -109,7 +109,9 @@ def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
             f"REST webhook http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook",
             # the NLU loads its embedding model on the first message; do it before the first customer
             warm_up=(f"http://127.0.0.1:{ports.rasa}/model/parse", {"text": "Guten Tag"})),
-        Service("console", ks1bot + ["console", "serve", "--port", str(console_port)],
+        # the console's own entry point: it imports no channel (the channels deliver its replies)
+        Service("console", [sys.executable, "-m", "ks1bot.app.console_server", "--port", str(console_port)]
+                + (["--settings", str(settings.source)] if settings.source else []),
                 ("http", f"http://127.0.0.1:{console_port}/console/login"), 120,
                 f"staff console http://127.0.0.1:{console_port}/console"),
         Service("mail", ks1bot + ["mail", "serve", "--smtp-listen", ports.mail_smtp or MAIL_SMTP_LISTEN],
@@ -141,6 +143,15 @@ def wait_until_up(service: Service, process: subprocess.Popen) -> bool:
     return False
 
 
+#: Secrets of the email channel: only the mail gateway's process gets them.
+MAIL_SECRETS = ("KS1BOT_MAIL_IMAP_PASSWORD", "KS1BOT_MAIL_RELAY_USERNAME", "KS1BOT_MAIL_RELAY_PASSWORD")
+
+
+def environment_for(service: str, env: Dict[str, str]) -> Dict[str, str]:
+    """The environment of one service: the mail credentials stay with the mail gateway."""
+    return env if service == "mail" else {k: v for k, v in env.items() if k not in MAIL_SECRETS}
+
+
 def serve(settings: Settings, ports: Ports = Ports()) -> int:
     model = ensure_model(settings.models_dir)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
@@ -162,7 +173,7 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
     try:
         banners = []
         for service in services(settings, model, ports):
-            process = subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=env)
+            process = subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=environment_for(service.name, env))
             processes[service.name] = process
             if not wait_until_up(service, process):
                 print(f"ks1bot: the {service.name} server did not start; see its log above.", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Channel-agnostic text normalisation before classification.
 
 Everything here is pure and idempotent: the Rasa pipeline's first component
-(`nlu_cleaner.TextCleaner`) and the routing code (`preparation.prepare`) call the same
+(`ks1bot.nlu.cleaner.TextCleaner`) and the routing code (`preparation.prepare`) call the same
 `normalize_for_classification`, so a message gets the same classification through the
 Rasa server (chat, calls) and through `ks1bot route` or the mail gateway.
 
