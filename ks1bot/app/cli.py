@@ -18,7 +18,7 @@ from console import cli as console_cli  # noqa: E402
 from ks1bot.app import bench_cli, calibrate_cli, wiring  # noqa: E402
 from ks1bot.core import logs  # noqa: E402
 from ks1bot.core.customers import CustomerFileError  # noqa: E402
-from ks1bot.core.messages import InboundMessage  # noqa: E402
+from ks1bot.core.messages import InboundMessage, now_utc  # noqa: E402
 from ks1bot.core.settings import Settings, SettingsError, load_settings  # noqa: E402
 from mail_gateway import cli as mail_cli  # noqa: E402
 
@@ -125,8 +125,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- shell -------------------------------------------------------------------------
 def cmd_shell(args: argparse.Namespace) -> int:
-    from ks1bot.core.messages import now_utc
-
     settings = _settings(args)
     customers = Path(args.customers) if args.customers else settings.customers
     router = wiring.build_router(settings, customers)
