@@ -1,4 +1,4 @@
-"""Rasa custom actions: thin wrappers around the routing code (ks1bot.service)."""
+"""Rasa custom actions: thin wrappers around the routing code (ks1bot.nlu.router)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,10 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from ks1bot import logs
-from ks1bot.call_flow import call_step
-from ks1bot.messages import CHANNELS, InboundMessage, parse_timestamp
-from ks1bot.replies import phrase
+from ks1bot.channels.call_flow import call_step
+from ks1bot.core import logs
+from ks1bot.core.messages import CHANNELS, InboundMessage, parse_timestamp
+from ks1bot.conversations.db import StoreUnavailable
+from ks1bot.core.replies import phrase
 
 log = logging.getLogger("actions")
 
@@ -29,31 +30,23 @@ def get_router():
     global _router
     with _lock:
         if _router is None:
-            from ks1bot.customers import CustomerDirectory
-            from ks1bot.knowledge import KnowledgeBase
-            from ks1bot.rasa_config import load_configured_embedder
-            from ks1bot.rasa_parse import RasaHttpParser
-            from ks1bot.service import Router
-            from ks1bot.settings import load_settings
+            from ks1bot.app import wiring
+            from ks1bot.core.settings import load_settings
 
             logs.configure_own_loggers()
-            settings = load_settings()
-            directory = CustomerDirectory.load(settings.customers) if settings.customers else CustomerDirectory.empty()
-            knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
-            # the requests of a message with several are parsed by the Rasa server that called us
-            _router = Router(settings, directory, knowledge, parser=RasaHttpParser.from_environment())
+            _router = wiring.action_server_router(load_settings())
         return _router
 
 
 def get_store():
-    """The handoff store the staff console reads (built on first use)."""
+    """The handoff store: who holds each conversation (built on first use)."""
     global _store
     with _lock:
         if _store is None:
-            from console.service import handoff_store
-            from ks1bot.settings import load_settings
+            from ks1bot.app import wiring
+            from ks1bot.core.settings import load_settings
 
-            _store = handoff_store(load_settings())
+            _store = wiring.handoff_store(load_settings())
         return _store
 
 
@@ -95,6 +88,17 @@ def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) ->
     )
 
 
+def with_staff(tracker: Tracker, message: InboundMessage) -> Optional[int]:
+    """The open handoff this conversation is in, from the conversation record; None when
+    the bot holds it. Only when the record cannot be read does the slot decide."""
+    try:
+        return get_store().open_handoff_for(message.channel, tracker.sender_id)
+    except StoreUnavailable:
+        slot = tracker.get_slot("handoff_id")
+        logs.event(log, "handoff_store_unavailable", logging.ERROR, conversation_id=tracker.sender_id, slot=slot)
+        return int(slot) if str(slot or "").isdigit() else None
+
+
 def _asr_confidence(tracker: Tracker) -> Optional[float]:
     value = ((tracker.latest_message or {}).get("metadata") or {}).get("asr_confidence")
     try:
@@ -110,7 +114,7 @@ def _language(tracker: Tracker, message: InboundMessage) -> str:
     if slot in ("de", "en"):
         return slot
     if message.text.strip():
-        from ks1bot.language import detect_language
+        from ks1bot.core.language import detect_language
 
         return detect_language(message.text)
     return "de"
@@ -134,20 +138,20 @@ class ActionRoute(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         message = inbound_from_tracker(tracker)
-        handoff_id = tracker.get_slot("handoff_id")
-        if handoff_id:
+        handoff_id = with_staff(tracker, message)
+        if handoff_id is not None:
             # The conversation is with staff: the message goes to the handoff, the bot is silent.
             try:
-                get_store().add_customer_message(int(handoff_id), message.sender, message.text, message.received_at)
-            except (ValueError, TypeError):
-                pass
+                get_store().add_customer_message(handoff_id, message.sender, message.text, message.received_at)
+            except StoreUnavailable:
+                logs.event(log, "customer_message_not_stored", logging.ERROR, handoff_id=handoff_id)
             logs.event(log, "bot_silent_in_handoff", conversation_id=tracker.sender_id, handoff_id=handoff_id)
             if message.channel == "call":  # a phone line cannot stay silent
                 language = _language(tracker, message)
                 text = phrase("call_in_handoff", language)
                 _utter(dispatcher, tracker, text, {"id": message.id, "language": language, "topic": None,
                                                    "route": "handoff", "reasons": ["in_handoff"], "reply": text,
-                                                   "handoff_id": int(handoff_id) if str(handoff_id).isdigit() else None})
+                                                   "handoff_id": handoff_id})
             return []
 
         events: List[Dict[Text, Any]] = []
@@ -174,7 +178,7 @@ class ActionRoute(Action):
         output = routed.to_output()
         events += [SlotSet("last_route", decision.route), SlotSet("language", routed.language)]
         if decision.route == "handoff":
-            from console.intake import record_handoff
+            from ks1bot.conversations.intake import record_handoff
 
             callback = message.sender if message.channel == "call" else None
             new_id = record_handoff(get_store(), routed, tracker.sender_id, callback_number=callback)

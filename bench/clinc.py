@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -163,7 +163,7 @@ def systems(configs: Sequence[Path], default: bool, default_epochs: int) -> List
 
 def enlarge_embedding_cache(config: Dict[str, Any], size: int) -> None:
     """Both schemes embed the same texts: keep every embedding of the run in memory."""
-    from ks1bot.embeddings import DEFAULT_MODEL, load_embedder
+    from ks1bot.nlu.embeddings import DEFAULT_MODEL, load_embedder
 
     for component in config["pipeline"]:
         if str(component.get("name", "")).endswith("SentenceEmbeddingFeaturizer"):

@@ -139,9 +139,9 @@ def stratified_sample(examples: Sequence[Example], fraction: float, seed: int = 
 
 # -- training and parsing ----------------------------------------------------------
 def quiet() -> None:
-    from ks1bot import logs
+    from ks1bot.nlu.rasa_logs import quiet_rasa
 
-    logs.quiet_rasa()
+    quiet_rasa()
 
 
 def train_nlu(config: Dict[str, Any], examples: Sequence[Example], workdir: Path, name: str) -> Tuple[Path, float]:

@@ -36,31 +36,27 @@ def _xsid(config: Path, quick: bool, progress: Progress) -> Dict[str, float]:
 
 
 def _routing(config: Path, workdir: Path, progress: Progress) -> Dict[str, Any]:
-    from ks1bot.customers import CustomerDirectory
-    from ks1bot.evaluation import figures, load_cases
-    from ks1bot.knowledge import KnowledgeBase
-    from ks1bot.model_store import train
-    from ks1bot.nlu import RasaClassifier
-    from ks1bot.rasa_config import load_configured_embedder
-    from ks1bot.service import Router
-    from ks1bot.settings import load_settings
+    from ks1bot.app import wiring
+    from ks1bot.core.evaluation import figures, load_cases
+    from ks1bot.core.settings import load_settings
+    from ks1bot.nlu.model_store import train
 
     started = time.monotonic()
     model = train(workdir / config.stem, config, progress=progress)
     train_s = time.monotonic() - started
     settings = load_settings(ROOT / "settings.yml")
-    router = Router(settings, CustomerDirectory.load(EVAL / "customers.csv"),
-                    KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder()), parser=RasaClassifier(model))
+    router = wiring.build_router(settings, EVAL / "customers.csv", model=model, progress=progress)
+    screen = wiring.screening(settings)
     result: Dict[str, Any] = {"train_s": round(train_s, 1), "sets": {}}
     for name, path in SETS:
         cases = load_cases(path)
-        outputs = [router.route(case.message).to_output() for case in cases]
+        outputs = [router.route(screen(case.message)).to_output() for case in cases]
         result["sets"][name] = figures(cases, outputs).as_dict()
         progress(f"{config.name} · {name}: route accuracy {result['sets'][name]['route_accuracy']:.3f}")
     times = []
     for case in load_cases(SETS[0][1]):
         start = time.perf_counter()
-        router.route(case.message)
+        router.route(screen(case.message))
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     result["latency_ms"] = {"p50": round(statistics.median(times), 1), "p95": round(times[int(0.95 * (len(times) - 1))], 1)}

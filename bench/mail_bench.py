@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 EVAL = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
-from mail_gateway.testing import Dovecot, SmtpSink, dovecot_available, free_port, wait_for_port  # noqa: E402
+# The throwaway mail servers are the test suite's (tests/support/), not the product's.
+from tests.support.mail_servers import Dovecot, SmtpSink, dovecot_available  # noqa: E402
+from tests.support.ports import free_port, wait_for_port  # noqa: E402
 
 FALLBACK_TEXTS = [
     ("Frage zum Update", "Hallo, wie installiere ich das neue KS1 Update mit dem Update Tool?"),
@@ -67,11 +69,13 @@ def mail(i: int, subject: str, body: str, prefix: str) -> bytes:
 
 
 def start_gateway(data: Path, smtp_port: int, sink: SmtpSink, imap_url: str | None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "ks1bot.cli", "mail", "serve", "--smtp-listen", f"127.0.0.1:{smtp_port}",
+    command = [sys.executable, "-m", "ks1bot.app.cli", "mail", "serve", "--smtp-listen", f"127.0.0.1:{smtp_port}",
                "--relay", f"127.0.0.1:{sink.port}", "--data-dir", str(data)]
     if imap_url:
         command += ["--imap", imap_url]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    # handoffs go to a conversation record of the run's own, not the repository's var/
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2",
+               KS1BOT_DATABASE_URL=f"sqlite:///{data / 'ks1bot.db'}")
     log = open(data / "gateway.log", "w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -176,7 +180,7 @@ def main(argv=None) -> int:
                   f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s", flush=True)
         else:
             print(f"IMAP latency skipped: {reason}", flush=True)
-        status = subprocess.run([sys.executable, "-m", "ks1bot.cli", "mail", "status", "--data-dir", str(data), "--json"],
+        status = subprocess.run([sys.executable, "-m", "ks1bot.app.cli", "mail", "status", "--data-dir", str(data), "--json"],
                                 cwd=ROOT, capture_output=True, text=True)
         summary = json.loads(status.stdout)
         print(f"queue after the run: {json.dumps(summary['inbound'])}, replies {json.dumps(summary['replies'])}")

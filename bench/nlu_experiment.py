@@ -60,7 +60,7 @@ def main():
     parser.add_argument("--holdout", type=float, default=0.2)
     args = parser.parse_args()
     from rasa.model_training import train_nlu
-    from ks1bot.nlu import RasaClassifier
+    from ks1bot.nlu.parse import RasaClassifier
 
     train, test = split(load_examples(), args.holdout)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,6 @@ bench/data/production_down*.jsonl for the production-down signal. Prints Markdow
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -37,17 +36,17 @@ PRODUCTION_DOWN_SETS = (
 
 
 def _router(settings_path: Optional[Path] = None):
-    from ks1bot import logs
-    from ks1bot.cli import build_router
-    from ks1bot.settings import load_settings
+    """The Router as `ks1bot route` builds it, and the email channel's loop protection that
+    `ks1bot route` puts in front of it."""
+    from ks1bot.app import wiring
+    from ks1bot.core.settings import load_settings
 
-    logs.quiet_rasa()
     settings = load_settings(settings_path or ROOT / "settings.yml")
-    return build_router(settings, EVAL / "customers.csv", progress=lambda line: None)
+    return wiring.build_router(settings, EVAL / "customers.csv", progress=lambda line: None), wiring.screening(settings)
 
 
-def route_set(router, cases) -> List[Dict[str, Any]]:
-    return [router.route(case.message).to_output() for case in cases]
+def route_set(router, cases, screen=lambda message: message) -> List[Dict[str, Any]]:
+    return [router.route(screen(case.message)).to_output() for case in cases]
 
 
 def production_down_figures(path: Path) -> Optional[Dict[str, Any]]:
@@ -56,9 +55,9 @@ def production_down_figures(path: Path) -> Optional[Dict[str, Any]]:
         return None
     import datetime as dt
 
-    from ks1bot.messages import InboundMessage
-    from ks1bot.preparation import prepare
-    from ks1bot.production_down import load, measure
+    from ks1bot.core.messages import InboundMessage
+    from ks1bot.core.preparation import prepare
+    from ks1bot.core.production_down import load, measure
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     cases = []
@@ -77,10 +76,10 @@ def production_down_figures(path: Path) -> Optional[Dict[str, Any]]:
 
 def run(quick: bool = False, settings: Optional[Path] = None, sets: Sequence = SETS,
         progress: Optional[Progress] = None) -> Dict[str, Any]:
-    from ks1bot.evaluation import by_category, figures, load_cases
+    from ks1bot.core.evaluation import by_category, figures, load_cases
 
     progress = progress or Progress("realistic")
-    router = _router(settings)
+    router, screen = _router(settings)
     progress("model loaded")
     results: Dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "sets": {}, "production_down": {}}
     for name, path, expect in sets:
@@ -91,7 +90,7 @@ def run(quick: bool = False, settings: Optional[Path] = None, sets: Sequence = S
         if quick:
             cases = cases[:20]
         started = time.perf_counter()
-        outputs = route_set(router, cases)
+        outputs = route_set(router, cases, screen)
         seconds = time.perf_counter() - started
         total = figures(cases, outputs)
         results["sets"][name] = {
@@ -114,7 +113,7 @@ def run(quick: bool = False, settings: Optional[Path] = None, sets: Sequence = S
 
 
 def _by(cases, outputs, key):
-    from ks1bot.evaluation import Figures
+    from ks1bot.core.evaluation import Figures
 
     groups: Dict[str, Figures] = {}
     for case, out in zip(cases, outputs):

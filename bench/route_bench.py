@@ -15,7 +15,6 @@ CI smoke run).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -34,9 +33,14 @@ REALISTIC = ROOT / "bench" / "data" / "realistic" / "test.jsonl"
 
 
 def load_cases(path: Path, expect_path: Path = None):
-    from ks1bot.evaluation import load_cases as load
+    """(message, expectation) pairs; emails checked by the email channel's loop protection
+    first, as `ks1bot route` does."""
+    from ks1bot.app import wiring
+    from ks1bot.core.evaluation import load_cases as load
+    from ks1bot.core.settings import load_settings
 
-    return [(case.message, case.expect) for case in load(path, expect_path)]
+    screen = wiring.screening(load_settings(ROOT / "settings.yml"))
+    return [(screen(case.message), case.expect) for case in load(path, expect_path)]
 
 
 def score(router, cases):
@@ -53,7 +57,7 @@ def score(router, cases):
 def latency(router, cases, repeat: int):
     """Per-message time; the embedding cache is emptied before each message, so a
     repeated message costs what a new one would."""
-    from ks1bot.rasa_config import load_configured_embedder
+    from ks1bot.nlu.rasa_config import load_configured_embedder
 
     embedder = load_configured_embedder()
     for message, _ in cases[:5]:  # warm-up
@@ -75,17 +79,10 @@ def latency(router, cases, repeat: int):
 
 
 def router_for(model_path: Path):
-    from ks1bot.customers import CustomerDirectory
-    from ks1bot.knowledge import KnowledgeBase
-    from ks1bot.nlu import RasaClassifier
-    from ks1bot.rasa_config import load_configured_embedder
-    from ks1bot.service import Router
-    from ks1bot.settings import load_settings
+    from ks1bot.app import wiring
+    from ks1bot.core.settings import load_settings
 
-    settings = load_settings(ROOT / "settings.yml")
-    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
-    return Router(settings, CustomerDirectory.load(EVAL / "customers.csv"), knowledge,
-                  parser=RasaClassifier(model_path))
+    return wiring.build_router(load_settings(ROOT / "settings.yml"), EVAL / "customers.csv", model=model_path)
 
 
 def train_default(out_dir: Path, epochs: int = 100) -> Path:
@@ -121,11 +118,11 @@ def main() -> int:
     if args.quick:
         args.skip_default, args.repeat = True, 2
 
-    from ks1bot import logs
-    from ks1bot.model_store import ensure_model
-    from ks1bot.settings import load_settings
+    from ks1bot.core.settings import load_settings
+    from ks1bot.nlu.model_store import ensure_model
+    from ks1bot.nlu.rasa_logs import quiet_rasa
 
-    logs.quiet_rasa()
+    quiet_rasa()
     settings = load_settings(ROOT / "settings.yml")
     dev = load_cases(EVAL / "dev.jsonl", EVAL / "dev_expect.jsonl")
     holdout = load_cases(HOLDOUT) if HOLDOUT.exists() else []

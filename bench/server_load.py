@@ -192,7 +192,7 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 def serve_options() -> List[str]:
     """The option strings `ks1bot serve` accepts (its other listeners get free ports too)."""
-    from ks1bot.cli import build_parser
+    from ks1bot.app.cli import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
@@ -214,7 +214,7 @@ class Bot:
         return f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook"
 
     def _settings(self) -> Path:
-        from ks1bot.settings import load_settings
+        from ks1bot.core.settings import load_settings
 
         project = load_settings(common.ROOT / "settings.yml")
         customers = EVAL / "customers.csv"
@@ -287,8 +287,8 @@ def run_generator(url: str, concurrency: int, duration: float, max_messages: int
 
 def run(levels: Sequence[int] = (1, 10, 50), duration: float = 30.0, max_messages: int = 100_000,
         warmup: int = 20, settings: Optional[Path] = None, progress: Optional[Progress] = None) -> Dict[str, Any]:
-    from ks1bot.model_store import current_model
-    from ks1bot.settings import load_settings
+    from ks1bot.nlu.model_store import current_model
+    from ks1bot.core.settings import load_settings
 
     progress = progress or Progress("bench server")
     project = load_settings(settings or common.ROOT / "settings.yml")

@@ -37,7 +37,7 @@ def embedding_component(config: Dict[str, Any]) -> Dict[str, Any]:
     for component in config["pipeline"]:
         if str(component.get("name", "")).endswith(EMBEDDING):
             return dict(component)
-    return {"name": "ks1bot.nlu_featurizer.SentenceEmbeddingFeaturizer"}
+    return {"name": "ks1bot.nlu.featurizer.SentenceEmbeddingFeaturizer"}
 
 
 def pipelines(config: Path, language: str, default: bool, default_epochs: int) -> List[Dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""The staff console web app (Starlette, ASGI): login, queue, detail, actions, live updates."""
+"""The staff console web app (Starlette, ASGI): login, queue, detail, actions, live updates.
+
+The console reads and writes the conversation record only: a reply or a hand-back is
+queued there (the outbox) and the channel's own process delivers it; the detail page
+follows the delivery live. It holds no channel credentials and imports no channel."""
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +10,7 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import OperationalError
@@ -16,17 +20,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from console.auth import Auth, tokens_match
-from console.channels import ReplyChannels
-from console.db import StoreUnavailable
-from console.models import CHANNELS, PRIORITIES, STATUSES
-from console.store import HandoffStore
-from console.widget import widget_routes
-from ks1bot import logs
+from ks1bot.conversations.db import StoreUnavailable
+from ks1bot.conversations.models import CHANNELS, PRIORITIES, STATUSES
+from ks1bot.conversations.store import HandoffStore
+from ks1bot.core import logs
 
 log = logging.getLogger("console.app")
 HERE = Path(__file__).parent
@@ -38,8 +40,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 MAX_FORM_BYTES = 2_000_000
 
 
-def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_cookies: bool = False,
-               poll_seconds: float = 1.0) -> Starlette:
+def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, poll_seconds: float = 1.0,
+               extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """`extra_routes`: served by the same app (the chat widget's web side, mounted by the
+    start-up code)."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     def page(request: Request, name: str, context: Dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -173,11 +177,11 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
         if action == "claim":
             result = store.claim(handoff_id, staff, key)
         elif action == "reply":
-            result = store.reply(handoff_id, staff, form.get("text", ""), key, channels.sender_for(staff))
+            result = store.reply(handoff_id, staff, form.get("text", ""), key)
         elif action == "resolve":
-            result = store.resolve(handoff_id, staff, key, form.get("note", ""), notify=channels.resolved)
+            result = store.resolve(handoff_id, staff, key, form.get("note", ""))
         elif action == "hand-back":
-            result = store.hand_back(handoff_id, staff, key, notify=channels.handed_back)
+            result = store.hand_back(handoff_id, staff, key)
         else:
             raise HTTPException(404)
         query = urlencode({"notice": result.message, "ok": "1" if result.ok else "0"})
@@ -194,13 +198,24 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
             return to_login(request)
         return JSONResponse([summary(h) for h in store.list(**filters_of(request))])
 
+    def delivery(d) -> Dict[str, Any]:
+        return {"id": d.id, "handoff_id": d.handoff_id, "kind": d.kind, "what": d.what, "status": d.status,
+                "label": d.label, "note": d.note}
+
     async def events(request: Request) -> Response:
+        """Server-sent events: new handoffs (the queue page), and with ?handoff=ID the
+        delivery state of that handoff's replies and hand-backs (its detail page)."""
         if current(request) is None:
             return to_login(request)
+        try:
+            watched = int(request.query_params["handoff"]) if request.query_params.get("handoff") else None
+        except ValueError:
+            watched = None
         try:
             last = int(request.query_params.get("after") or store.latest_id())
         except ValueError:
             last = store.latest_id()
+        seen: Dict[int, str] = {}
 
         async def stream():
             nonlocal last
@@ -209,12 +224,17 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
                 if await request.is_disconnected():
                     break
                 try:
-                    fresh = await asyncio.to_thread(store.created_after, last)
+                    fresh = [] if watched is not None else await asyncio.to_thread(store.created_after, last)
+                    deliveries = await asyncio.to_thread(store.deliveries, watched) if watched is not None else []
                 except StoreUnavailable:
-                    fresh = []
+                    fresh, deliveries = [], []
                 for h in fresh:
                     last = max(last, h.id)
                     yield f"event: handoff\nid: {h.id}\ndata: {json.dumps(summary(h))}\n\n"
+                for d in deliveries:
+                    if seen.get(d.id) != d.label:
+                        seen[d.id] = d.label
+                        yield f"event: delivery\ndata: {json.dumps(delivery(d))}\n\n"
                 await asyncio.sleep(poll_seconds)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
@@ -254,7 +274,7 @@ def create_app(store: HandoffStore, auth: Auth, channels: ReplyChannels, secure_
             Route("/console/api/handoffs", api_list),
             Route("/console/events", events),
             Mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-            *widget_routes(),
+            *extra_routes,
         ],
         exception_handlers={HTTPException: not_found, StoreUnavailable: store_down, OperationalError: store_down},
     )

@@ -13,9 +13,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 
-from console.db import session_factory, utc
 from console.models import LoginAttempt, StaffSession, StaffUser
-from ks1bot import logs
+from ks1bot.conversations.db import session_factory, utc
+from ks1bot.core import logs
 
 log = logging.getLogger("console.auth")
 _hasher = PasswordHasher()

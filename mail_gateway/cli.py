@@ -3,22 +3,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
-import logging
 import os
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
-#: A function (settings, customers path) → Router, instead of ks1bot.cli.build_router:
-#: KS1BOT_MAIL_ROUTER_FACTORY=package.module:function (custom deployments, fast tests).
-ENV_ROUTER_FACTORY = "KS1BOT_MAIL_ROUTER_FACTORY"
+#: (settings, resolved mail configuration) → a MailGateway with the Router and the
+#: conversation record; given by the start-up code (ks1bot.app.wiring.mail_gateway).
+GatewayFactory = Callable[[Any, Any], Any]
 
 
-def register(subparsers) -> None:
+def register(subparsers, *, build_gateway: GatewayFactory) -> None:
     mail = subparsers.add_parser("mail", help="the email channel: run the gateway, show its queue")
     sub = mail.add_subparsers(dest="mail_command", required=True)
     serve = sub.add_parser(
@@ -31,7 +30,7 @@ def register(subparsers) -> None:
     serve.add_argument("--from", dest="from_address", metavar="ADDRESS", help="sender of replies")
     serve.add_argument("--data-dir", metavar="DIR", help="queue, raw mails and outbox (default: data_dir in settings)")
     serve.add_argument("--customers", metavar="FILE", help="customer directory CSV (default: from settings)")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=partial(cmd_serve, build_gateway=build_gateway))
     status = sub.add_parser("status", help="queue depth, failures and the last error")
     status.add_argument("--data-dir", metavar="DIR", help="default: data_dir in settings")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -39,52 +38,37 @@ def register(subparsers) -> None:
 
 
 def _settings(args):
-    from ks1bot.settings import load_settings
+    from ks1bot.core.settings import load_settings
 
     return load_settings(Path(args.settings) if getattr(args, "settings", None) else None)
 
 
-def _router_factory():
-    spec = os.environ.get(ENV_ROUTER_FACTORY)
-    if not spec:
-        from ks1bot.cli import build_router
-
-        return build_router
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+def _refuse(sentence: str) -> int:
+    print(f"ks1bot: {sentence}", file=sys.stderr)
+    return 2
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from ks1bot import logs
-    from ks1bot.cli import CliError, _directory
+def cmd_serve(args: argparse.Namespace, build_gateway: GatewayFactory) -> int:
     from mail_gateway.config import resolve
     from mail_gateway.errors import ConfigError
-    from mail_gateway.gateway import MailGateway, warm_up
 
     settings = _settings(args)
     try:
         config = resolve(settings, smtp_listen=args.smtp_listen, imap=args.imap, relay=args.relay,
                          from_address=args.from_address, data_dir=args.data_dir, customers=args.customers)
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        return _refuse(str(exc))
     if not config.smtp_listen and not config.imap:
-        raise CliError("Nothing to receive mail from; pass --smtp-listen HOST:PORT and/or --imap URL "
+        return _refuse("Nothing to receive mail from; pass --smtp-listen HOST:PORT and/or --imap URL "
                        "(or set mail.smtp_listen / mail.imap in settings.yml).")
-    _directory(config.customers)  # a bad customer file fails before the slow model load
-    router = _router_factory()(settings, config.customers)
-    if config.options.warm_up:
-        seconds = warm_up(router)
-        logs.event(logging.getLogger("mail_gateway"), "router_warm", seconds=round(seconds, 1))
-    from console.service import handoff_store
-
-    gateway = MailGateway(config, router, handoffs=handoff_store(settings))
+    gateway = build_gateway(settings, config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         gateway.start()
     except OSError as exc:
-        raise CliError(f"The mail gateway cannot start ({exc}); is another process using the SMTP port?") from None
+        return _refuse(f"The mail gateway cannot start ({exc}); is another process using the SMTP port?")
     parts = []
     if config.smtp_listen:
         parts.append(f"SMTP {config.smtp_listen[0]}:{config.smtp_listen[1]}")

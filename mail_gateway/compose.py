@@ -10,9 +10,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from typing import Optional, Sequence, Tuple
+from typing import Tuple
 
-from ks1bot.text import strip_reply_prefix
+from ks1bot.core.text import strip_reply_prefix
 from mail_gateway.threads import references_for_reply
 
 _EMPTY_SUBJECT = {"de": "Ihre Nachricht", "en": "Your message"}
@@ -43,9 +43,12 @@ def reply_message_id(parent_message_id: str, domain: str, kind: str = "auto") ->
     return f"<ks1.{kind}.{digest}@{domain}>"
 
 
-def staff_message_id(conversation_id: str, domain: str, stamp: dt.datetime, nonce: str) -> str:
-    digest = hashlib.sha256(f"{conversation_id}\0{stamp.isoformat()}\0{nonce}".encode("utf-8")).hexdigest()[:32]
-    return f"<ks1.staff.{digest}@{domain}>"
+def staff_message_id(outbox_id: int, conversation_id: str, queued_at: dt.datetime, domain: str) -> str:
+    """Our Message-ID for a staff reply: derived from its outbox row (id, conversation,
+    time it was queued), so handing the same row over again after a crash yields the
+    same id, which the queue's unique key stops from being sent twice."""
+    key = f"staff\0{outbox_id}\0{conversation_id}\0{queued_at.isoformat()}"
+    return f"<ks1.staff.{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
 
 
 def text_to_html(text: str, language: str = "de") -> str:
@@ -97,7 +100,3 @@ def compose_reply(
 
 def to_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=SMTP)
-
-
-def reply_recipients(msg: EmailMessage) -> Sequence[str]:
-    return [a.addr_spec for a in msg["To"].addresses]

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from ks1bot.settings import MailSettings, Settings
+from ks1bot.core.settings import MailSettings, Settings
 from mail_gateway.errors import ConfigError
+from mail_gateway.loop_protection import OwnMail, own_mail
 
 #: Environment variables: KS1BOT_MAIL_<KEY> for each command-line option / setting.
 ENV_PREFIX = "KS1BOT_MAIL_"
@@ -58,6 +59,11 @@ class MailConfig:
     relay: Optional[Relay] = None
     customers: Optional[Path] = None
     options: MailSettings = MailSettings()
+
+    @property
+    def own(self) -> OwnMail:
+        """Loop protection's one list of our own addresses, and our Message-ID domain."""
+        return OwnMail(self.our_addresses, self.message_id_domain)
 
     @property
     def mail_dir(self) -> Path:
@@ -145,13 +151,12 @@ def resolve(
         )
         if relay_obj.username and not relay_obj.password:
             raise ConfigError(f"The relay user {relay_obj.username} needs a password; set {ENV_RELAY_PASSWORD}.")
-    our = tuple(dict.fromkeys(settings.our_addresses + (sender.lower(),)))
     return MailConfig(
         data_dir=Path(directory).resolve() if directory else settings.data_dir,
         from_address=sender,
         from_name=mail.from_name,
         message_id_domain=settings.message_id_domain,
-        our_addresses=our,
+        our_addresses=own_mail(settings, sender).addresses,
         smtp_listen=parse_host_port(listen, "--smtp-listen") if listen else None,
         imap=parse_imap_url(imap_url, env.get(ENV_IMAP_PASSWORD)) if imap_url else None,
         relay=relay_obj,

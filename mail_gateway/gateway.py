@@ -1,5 +1,7 @@
 """The mail gateway wired together: durable queue, SMTP listener, IMAP poller, the
-processing and sending loops. `start()/stop()`; every part is injectable."""
+processing and sending loops, and the staff replies from the outbox. `start()/stop()`;
+every part is injectable (the Router and the conversation record are built by
+ks1bot.app.wiring; tests inject their own, and crash points)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +10,16 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-from ks1bot import logs
+from ks1bot.conversations.outbox import Outbox
+from ks1bot.conversations.store import HandoffStore
+from ks1bot.core import logs
+from ks1bot.core.messages import InboundMessage
 from mail_gateway.config import MailConfig
-from mail_gateway.crash import CrashPoints
+from mail_gateway.handoffs import EmailHandoffs
 from mail_gateway.imap_intake import ImapPoller
 from mail_gateway.sender import OutboxSender, RelaySender, Sender
 from mail_gateway.smtp_intake import IntakeHandler, SmtpIntake
+from mail_gateway.staff_replies import StaffReplies
 from mail_gateway.store import InboundRow, MailStore, Outcome
 from mail_gateway.worker import Worker
 
@@ -39,8 +45,6 @@ def build_sender(config: MailConfig) -> Sender:
 
 def warm_up(router, rounds: int = 3) -> float:
     """Route sample mails so the model's first real call is not slow; returns seconds."""
-    from ks1bot.messages import InboundMessage
-
     started = time.monotonic()
     now = dt.datetime.now(dt.timezone.utc)
     for i in range(rounds):
@@ -55,26 +59,29 @@ class MailGateway:
         self,
         config: MailConfig,
         router,
+        handoffs: HandoffStore,
+        outbox: Outbox,
         *,
         store: Optional[MailStore] = None,
         sender: Optional[Sender] = None,
-        crash: Optional[Callable[..., None]] = None,
+        crash: Callable[..., None] = lambda step, **_ids: None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         imap_client_factory=None,
         senders: int = 1,
-        handoffs=None,
     ) -> None:
+        """`handoffs`/`outbox`: the conversation record (which threads are with staff;
+        the staff replies to send). `crash(step, **ids)` is called at each named step of
+        a mail's way (after_fetch, after_enqueue, after_claim, after_route, after_store,
+        after_relay_accept, after_sent, after_move): the exactly-once test injects a
+        function that kills the process there."""
         self.config = config
         self.store = store or MailStore(config.mail_dir)
         self.sender = sender or build_sender(config)
-        self.crash = crash or CrashPoints()
-        on_handoff = None
-        if handoffs is not None:
-            from console.intake import email_handoff_recorder
-
-            on_handoff = email_handoff_recorder(handoffs)
-        self.worker = Worker(self.store, router, config, self.sender, clock=clock, crash=self.crash,
-                             on_outcome=self._outcome_stored, on_handoff=on_handoff)
+        self.crash = crash
+        self.handoffs = handoffs
+        self.worker = Worker(self.store, router, config, self.sender, EmailHandoffs(handoffs), clock=clock,
+                             crash=self.crash, on_outcome=self._outcome_stored)
+        self.staff_replies = StaffReplies(outbox, self.store, config, wake_sending=self.worker.wake_sending.set)
         self.smtp: Optional[SmtpIntake] = None
         if config.smtp_listen:
             handler = IntakeHandler(self.store, on_enqueued=self.worker.wake_processing.set, crash=self.crash)
@@ -105,6 +112,8 @@ class MailGateway:
                                           daemon=True)]
         self._threads += [threading.Thread(target=self.worker.run_sending, args=(self._stop,), name=f"mail-sender-{i}",
                                            daemon=True) for i in range(self._senders)]
+        self._threads.append(threading.Thread(target=self.staff_replies.run, args=(self._stop,),
+                                              name="mail-staff-replies", daemon=True))
         for thread in self._threads:
             thread.start()
         if self.smtp:

@@ -20,8 +20,8 @@ from typing import Callable, Dict, List, Optional, Set
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from ks1bot import logs
-from ks1bot.settings import MailSettings
+from ks1bot.core import logs
+from ks1bot.core.settings import MailSettings
 from mail_gateway.config import ImapAccount
 from mail_gateway.errors import ImapError
 from mail_gateway.store import MailStore

@@ -2,8 +2,9 @@
 
 Like Mailman's chains: small named rules run in order; the first that hits decides,
 and its name is the stored reason (`ignore` outcomes are never silent). The RFC 3834
-header and text checks themselves live in one place, `ks1bot.loop_protection`; this
-module adds what needs the queue: handoff threads and rate limits (given counts).
+header and text checks themselves live in one place, `loop_protection`; this module
+adds what needs state: threads with staff (from the conversation record) and rate limits
+(counted in the queue).
 """
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ class Limits:
 class MailContext:
     """What the rules look at, counted by the caller from the queue."""
 
-    #: The loop-protection rule that hit (ks1bot.loop_protection.auto_reply_reason), else None.
+    #: The loop-protection rule that hit (loop_protection.auto_reply_reason), else None.
     auto_reason: Optional[str]
     #: Whether there is an address a reply could go to.
     has_reply_address: bool
-    #: Whether the thread is with staff (handoff).
+    #: Whether the thread is with staff (an open handoff in the conversation record).
     in_handoff: bool
     #: Automatic replies sent to this address within the sender window.
     replies_to_sender: int

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from aiosmtpd.controller import Controller
 
-from ks1bot import logs
+from ks1bot.core import logs
 from mail_gateway.parsing import malformed_reason
 from mail_gateway.store import MailStore
 

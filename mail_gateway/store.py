@@ -6,9 +6,12 @@ Tables:
                    queued → processing → processed | ignored | failed, the decision,
                    the conversation, IMAP position and whether it was moved
     outbound       one row per reply (unique Message-ID): pending → sending → sent,
-                   or unconfirmed / failed; attempts and the next try
-    conversations  per thread: with the bot, or in handoff (with staff)
+                   or unconfirmed / failed; attempts and the next try — the bot's
+                   automatic replies and the staff replies taken from the outbox
     state          small key/value facts (IMAP UIDVALIDITY, counters)
+
+Whether a thread is with staff is not kept here: the conversation record
+(ks1bot.conversations, the handoff store) says so.
 
 Workers coordinate through the database: a claim is a transaction that sets
 `claimed_by` and a lease; rows of a dead worker on this host are released at start.
@@ -27,7 +30,6 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mail_gateway.parsing import header_message_id
 
-TERMINAL = ("processed", "ignored", "failed")
 LEASE_SECONDS = 600.0
 #: A mail whose processing killed the worker this many times is failed, not retried.
 MAX_CLAIMS = 3
@@ -91,14 +93,6 @@ CREATE TABLE IF NOT EXISTS outbound (
 CREATE INDEX IF NOT EXISTS outbound_due ON outbound(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbound_recipient ON outbound(recipient, kind, created_at);
 CREATE INDEX IF NOT EXISTS outbound_conversation ON outbound(conversation_id, kind, created_at);
-CREATE TABLE IF NOT EXISTS conversations (
-    conversation_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    subject TEXT,
-    customer_address TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -164,8 +158,6 @@ class Outcome:
     reason: Optional[str] = None
     decision: Optional[Dict[str, Any]] = None
     reply: Optional[NewOutbound] = None
-    #: "handoff" when this mail puts its conversation in handoff.
-    conversation_state: Optional[str] = None
     error: Optional[str] = None
 
 
@@ -360,13 +352,6 @@ class MailStore:
                  outcome.reply.message_id if outcome.reply else None, outcome.error, now, now, inbound_id))
             if outcome.reply is not None:
                 self._insert_outbound(db, outcome.reply, inbound_id, now)
-            if outcome.conversation_id:
-                db.execute(
-                    "INSERT INTO conversations(conversation_id, state, subject, customer_address, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?) ON CONFLICT(conversation_id) DO UPDATE SET "
-                    "state=COALESCE(?, conversations.state), updated_at=excluded.updated_at",
-                    (outcome.conversation_id, outcome.conversation_state or "bot", outcome.subject, outcome.sender,
-                     now, now, outcome.conversation_state))
 
     @staticmethod
     def _insert_outbound(db: sqlite3.Connection, reply: NewOutbound, inbound_id: Optional[int], now: float) -> bool:
@@ -392,14 +377,16 @@ class MailStore:
             row = db.execute("SELECT conversation_id FROM outbound WHERE message_id=?", (message_id,)).fetchone()
         return row["conversation_id"] if row else None
 
-    def conversation_state(self, conversation_id: str) -> Optional[str]:
-        row = self._db().execute("SELECT state FROM conversations WHERE conversation_id=?", (conversation_id,)).fetchone()
-        return row["state"] if row else None
+    def latest_inbound(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The customer's latest mail of a conversation (a staff reply answers it)."""
+        row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? ORDER BY received_at DESC, id DESC "
+                                 "LIMIT 1", (conversation_id,)).fetchone()
+        return dict(row) if row else None
 
-    def set_conversation_state(self, conversation_id: str, state: str) -> bool:
-        with self._tx() as db:
-            return db.execute("UPDATE conversations SET state=?, updated_at=? WHERE conversation_id=?",
-                              (state, self.clock(), conversation_id)).rowcount > 0
+    def outbound(self, message_id: str) -> Optional[Dict[str, Any]]:
+        """A queued reply by its Message-ID (state, attempts, last error)."""
+        row = self._db().execute("SELECT * FROM outbound WHERE message_id=?", (message_id,)).fetchone()
+        return dict(row) if row else None
 
     def auto_replies_to(self, recipient: str, since: float) -> int:
         return self._db().execute(

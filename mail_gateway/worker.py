@@ -1,21 +1,24 @@
 """The worker: takes one mail from the queue, decides, stores the outcome and queues
-the reply (one transaction); a second loop sends queued replies. Routing is the
-in-process Router (the same model and code as `ks1bot route`)."""
+the reply (one transaction); a second loop sends queued replies (the bot's and the
+staff's, see staff_replies.py). Loop protection runs here, once per mail; routing is the
+in-process Router (the same model and code as `ks1bot route`); whether a thread is with
+staff comes from the conversation record (handoffs.py)."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict
 
-from ks1bot import logs
-from ks1bot.loop_protection import MailFacts, auto_reply_reason
-from ks1bot.messages import InboundMessage
+from ks1bot.core import logs
+from ks1bot.core.messages import InboundMessage
 from mail_gateway import policy
 from mail_gateway.compose import ReplyTo, compose_reply, reply_message_id, to_bytes
 from mail_gateway.config import MailConfig
 from mail_gateway.errors import MalformedMail, RelayError, RelayTemporaryError, RelayUnconfirmed
+from mail_gateway.handoffs import EmailHandoffs
+from mail_gateway.loop_protection import MailFacts, auto_reply_reason
 from mail_gateway.parsing import ParsedMail, parse_mail
 from mail_gateway.sender import Sender
 from mail_gateway.store import InboundRow, MailStore, NewOutbound, Outcome, OutboundRow, worker_id, write_atomic
@@ -43,22 +46,21 @@ def ignore_decision(message_id: str, reason: str) -> Dict[str, Any]:
 
 
 class Worker:
-    def __init__(self, store: MailStore, router, config: MailConfig, sender: Sender, *,
+    def __init__(self, store: MailStore, router, config: MailConfig, sender: Sender, handoffs: EmailHandoffs, *,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
                  crash: Callable[..., None] = lambda step, **_ids: None,
-                 on_outcome: Callable[[InboundRow, Outcome], None] = lambda row, outcome: None,
-                 on_handoff: Optional[Callable[..., None]] = None) -> None:
+                 on_outcome: Callable[[InboundRow, Outcome], None] = lambda row, outcome: None) -> None:
         self.store = store
         self.router = router
         self.config = config
         self.sender = sender
+        #: The conversation record: handed-off mails are queued for staff there (before
+        #: the outcome is stored, idempotent per Message-ID), and it says which threads
+        #: are with staff.
+        self.handoffs = handoffs
         self.clock = clock
         self.crash = crash
         self.on_outcome = on_outcome
-        #: on_handoff(routed, conversation_id, message_id, followup): queue the handoff for
-        #: staff. Called before the outcome is stored and idempotent per message id, so a
-        #: crash in between neither loses nor doubles it.
-        self.on_handoff = on_handoff
         self.me = worker_id()
         self.limits = limits_of(config)
         self.wake_processing = threading.Event()
@@ -97,15 +99,16 @@ class Worker:
         mail = parse_mail(raw, row.envelope_sender)
         cid = thread_root(mail.message_id, mail.in_reply_to, mail.references, self.store.conversation_of)
         received = dt.datetime.fromtimestamp(row.received_at, dt.timezone.utc)
+        own = self.config.own
         auto = auto_reply_reason(MailFacts(
             sender=mail.sender, subject=mail.subject, body=mail.body, headers=mail.headers,
-            our_addresses=self.config.our_addresses, our_message_id_domain=self.config.message_id_domain))
+            our_addresses=own.addresses, our_message_id_domain=own.message_id_domain))
         now = self.clock().timestamp()
         address = mail.reply_address
         context = policy.MailContext(
             auto_reason=auto,
             has_reply_address=bool(address),
-            in_handoff=self.store.conversation_state(cid) == "handoff",
+            in_handoff=self.handoffs.with_staff(cid, mail.message_id),
             replies_to_sender=self.store.auto_replies_to(address, now - self.limits.sender_window.total_seconds())
             if address else 0,
             replies_in_thread=self.store.auto_replies_in(cid, now - 86400),
@@ -115,6 +118,7 @@ class Worker:
         if verdict.action == policy.IGNORE:
             return Outcome(status="ignored", route="ignore", reason=verdict.reason,
                            decision=ignore_decision(mail.message_id, verdict.reason or ""), **base)
+        # auto_generated=None: loop protection above found nothing (the router reads no headers)
         message = InboundMessage(
             id=mail.message_id, channel="email", received_at=received, sender=mail.from_address or address,
             text=mail.body, subject=mail.subject, auto_generated=None, headers=mail.headers)
@@ -124,23 +128,21 @@ class Worker:
             decision["attachments"] = [{"filename": a.filename, "content_type": a.content_type, "size": a.size}
                                        for a in mail.attachments]
         if verdict.action == policy.FOLLOWUP:
-            if self.on_handoff is not None:
-                self.on_handoff(routed, cid, mail.message_id, followup=verdict.reason == "handoff_followup")
+            self.handoffs.record(routed, cid, mail.message_id, followup=verdict.reason == "handoff_followup")
             decision["reasons"] = [verdict.reason] + decision["reasons"]
             decision["bot_route"], decision["route"], decision["reply"] = decision["route"], "handoff", ""
             return Outcome(status="processed", route="handoff", reason=verdict.reason, decision=decision,
-                           language=routed.language, conversation_state="handoff", **base)
+                           language=routed.language, **base)
         route = routed.decision.route
         if route == "ignore" or not routed.reply:
             reason = routed.decision.reasons[0] if routed.decision.reasons else "no_reply"
             return Outcome(status="ignored", route="ignore", reason=reason, decision=decision,
                            language=routed.language, **base)
         reply = self._reply(mail, cid, routed.reply, routed.language)
-        if route == "handoff" and self.on_handoff is not None:
-            self.on_handoff(routed, cid, mail.message_id, followup=False)
+        if route == "handoff":
+            self.handoffs.record(routed, cid, mail.message_id, followup=False)
         return Outcome(status="processed", route=route, reason=routed.decision.reasons[0] if routed.decision.reasons else None,
-                       decision=decision, language=routed.language, reply=reply,
-                       conversation_state="handoff" if route == "handoff" else None, **base)
+                       decision=decision, language=routed.language, reply=reply, **base)
 
     def _reply(self, mail: ParsedMail, cid: str, text: str, language: str) -> NewOutbound:
         message_id = reply_message_id(mail.message_id, self.config.message_id_domain)

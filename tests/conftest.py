@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -18,64 +20,56 @@ EVAL_DIR = SHARED / "eval"
 
 @pytest.fixture(scope="session")
 def settings():
-    from ks1bot.settings import load_settings
+    from ks1bot.core.settings import load_settings
 
     return load_settings(ROOT / "settings.yml")
 
 
 @pytest.fixture(scope="session")
 def trained_model(settings):
-    from ks1bot import logs
-    from ks1bot.model_store import ensure_model
+    from ks1bot.nlu.model_store import ensure_model
+    from ks1bot.nlu.rasa_logs import quiet_rasa
 
-    logs.quiet_rasa()
+    quiet_rasa()
     return ensure_model(settings.models_dir)
 
 
 @pytest.fixture(scope="session")
 def embedder():
-    from ks1bot.rasa_config import load_configured_embedder
+    from ks1bot.nlu.rasa_config import load_configured_embedder
 
     return load_configured_embedder()
 
 
 @pytest.fixture(scope="session")
 def classifier(trained_model):
-    from ks1bot.nlu import RasaClassifier
+    from ks1bot.nlu.parse import RasaClassifier
 
     return RasaClassifier(trained_model)
 
 
 @pytest.fixture(scope="session")
 def knowledge(settings, embedder):
-    from ks1bot.knowledge import KnowledgeBase
+    from ks1bot.nlu.knowledge import KnowledgeBase
 
     return KnowledgeBase.load(settings.knowledge_dir, embedder)
 
 
 @pytest.fixture(scope="session")
 def eval_customers():
-    from ks1bot.customers import CustomerDirectory
+    from ks1bot.core.customers import CustomerDirectory
 
     return CustomerDirectory.load(EVAL_DIR / "customers.csv")
 
 
 @pytest.fixture(scope="session")
 def router(settings, eval_customers, knowledge, classifier):
-    from ks1bot.service import Router
+    from ks1bot.nlu.router import Router
 
     return Router(settings, eval_customers, knowledge, parser=classifier)
 
 
 # -- the whole bot as `make run` starts it, once per session ---------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveBot:
     """`ks1bot serve` on free loopback ports with its own settings and data directory."""
 
@@ -97,7 +91,7 @@ class LiveBot:
         import sys
         import time
 
-        from mail_gateway.testing import SmtpSink
+        from tests.support.mail_servers import SmtpSink
 
         self.sink = SmtpSink().start()
         self.settings_file.write_text(
@@ -122,6 +116,13 @@ class LiveBot:
             time.sleep(1)
         self.stop()
         raise AssertionError("ks1bot serve did not start in time:\n" + self.log_path.read_text()[-4000:])
+
+    def handoffs(self):
+        """The conversation record of the running bot (its handoff store)."""
+        from ks1bot.app import wiring
+        from ks1bot.core.settings import load_settings
+
+        return wiring.handoff_store(load_settings(self.settings_file))
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

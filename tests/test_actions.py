@@ -1,4 +1,5 @@
-"""action_route with a real Tracker and CollectingDispatcher; the routing code behind it is real."""
+"""action_route with a real Tracker and CollectingDispatcher; the routing code and the
+conversation record behind it are real."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
-from ks1bot.service import Router
+from ks1bot.nlu.router import Router
 
 
 def parse(topic, confidence=0.97, text="…"):
@@ -26,9 +27,9 @@ def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
 
 @pytest.fixture
 def store(tmp_path, settings):
-    from console.service import handoff_store
+    from ks1bot.app import wiring
 
-    return handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
+    return wiring.handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
 
 
 @pytest.fixture
@@ -78,6 +79,39 @@ def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router, store):
         "KS1 stürzt beim Buchen ab", "Hallo?"]
 
 
+def test_the_record_decides_silence_not_the_slot(router, store):
+    """The handoff store is the one record: with staff even when the slot is empty, with
+    the bot again after a hand-back even when the slot still holds the handoff id."""
+    from tests.support.handoffs import new_handoff
+
+    handoff = new_handoff(store, channel="chat", conversation_id="h.meier@meier-bau.de", sender="h.meier@meier-bau.de")
+    silent = CollectingDispatcher()
+    latest = parse("greeting", text="Hallo, ist da jemand?")
+    latest["metadata"] = {"channel": "chat"}
+    assert actions.ActionRoute().run(silent, tracker(latest, slots={"handoff_id": None}), {}) == []
+    assert silent.messages == []
+    assert store.get(handoff).messages[-1].text == "Hallo, ist da jemand?"
+
+    assert store.hand_back(handoff, "anna", "form-1").ok
+    answered = CollectingDispatcher()
+    events = actions.ActionRoute().run(answered, tracker(latest, slots={"handoff_id": str(handoff)}), {})
+    assert answered.messages and answered.messages[0]["custom"]["ks1bot"]["route"] == "answer"
+    assert SlotSet("last_route", "answer") in events
+
+
+def test_a_call_in_a_handoff_hears_that_staff_have_it(router, store):
+    from tests.support.handoffs import new_handoff
+
+    handoff = new_handoff(store, channel="call", conversation_id="call-7", sender="+4923112233")
+    latest = parse("greeting", text="hallo noch da")
+    latest["metadata"] = {"channel": "call", "sender": "+4923112233"}
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="call-7"), {})
+    decision = dispatcher.messages[0]["custom"]["ks1bot"]
+    assert decision["handoff_id"] == handoff and decision["reasons"] == ["in_handoff"]
+    assert "bereits bei einem Mitarbeiter" in dispatcher.messages[0]["text"]
+
+
 def test_without_metadata_the_conversation_id_is_the_sender(router):
     dispatcher = CollectingDispatcher()
     actions.ActionRoute().run(dispatcher, tracker(parse("greeting", text="Hallo"), sender="+4923112233"), {})
@@ -102,3 +136,28 @@ def test_warm_up_routes_once_per_channel_kind_and_leaves_no_trace(router, store,
     assert store.list() == []  # nothing for staff to see
     # the embedding model ran on the sample text: the first customer does not pay for it
     assert knowledge._embedder._cache
+
+
+def test_the_widget_s_opening_greeting_is_small_talk_even_with_a_parser(settings, eval_customers, knowledge, store):
+    """The widget opens with the intent payload "/greeting": no words to parse again, so the
+    Rasa server's parse decides (a parser for the requests of a message is configured)."""
+
+    parsed = []
+
+    class LowConfidence:  # what the Rasa server makes of an empty text
+        def parse(self, text):
+            parsed.append(text)
+            return {"text": text, "intent": {"name": "greeting", "confidence": 0.2},
+                    "intent_ranking": [{"name": "greeting", "confidence": 0.2}]}
+
+    actions.set_router(Router(settings, eval_customers, knowledge, parser=LowConfidence()), store)
+    try:
+        latest = parse("greeting", confidence=1.0, text="/greeting")
+        latest["metadata"] = {"channel": "chat", "page_language": "de"}
+        dispatcher = CollectingDispatcher()
+        actions.ActionRoute().run(dispatcher, tracker(latest, sender="widget-session-1"), {})
+    finally:
+        actions.set_router(None, None)
+    assert parsed == []
+    assert dispatcher.messages[0]["custom"]["ks1bot"]["route"] == "answer"
+    assert store.list() == []

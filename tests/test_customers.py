@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ks1bot.customers import CustomerDirectory, CustomerFileError, normalize_phone, parse_customers
+from ks1bot.core.customers import CustomerDirectory, CustomerFileError, normalize_phone, parse_customers
 
 CSV = """customer_id,name,contract,contacts
 C1,Meier Bau GmbH,support,@meier-bau.de;+4923112233

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ks1bot.embeddings import PARSE_KEY, pack_vector, unpack_vector
-from ks1bot.text import classification_text
+from ks1bot.nlu.embeddings import PARSE_KEY, pack_vector, unpack_vector
+from ks1bot.core.text import classification_text
 
 TEXT = "Wie spiele ich das aktuelle KS1-Update ein?"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ks1bot.kb_calibration import load_calibration_set
-from ks1bot.knowledge import ArticleError, KnowledgeBase, load_articles, parse_article
-from ks1bot.messages import InboundMessage
-from ks1bot.service import Router
+from ks1bot.nlu.kb_calibration import load_calibration_set
+from ks1bot.nlu.knowledge import ArticleError, KnowledgeBase, load_articles, parse_article
+from ks1bot.core.messages import InboundMessage
+from ks1bot.nlu.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_DIR = ROOT / "data" / "knowledge"
@@ -100,7 +100,7 @@ def test_adding_an_article_makes_the_bot_answer(tmp_path, settings, eval_custome
 
 
 def test_missing_details_are_never_answered_from_an_article():
-    from ks1bot.knowledge import missing_detail
+    from ks1bot.nlu.knowledge import missing_detail
 
     body = "Den Demo-Key erhalten Sie vom KS1-Support; er schaltet alle Funktionen frei."
     assert missing_detail("Wie lange ist der Demo-Key gültig?", body) == "duration"
@@ -112,7 +112,7 @@ def test_missing_details_are_never_answered_from_an_article():
 
 
 def test_long_mails_are_also_searched_by_their_questions():
-    from ks1bot.knowledge import question_snippets
+    from ks1bot.nlu.knowledge import question_snippets
 
     mail = ("Wir haben den Vertrag für KS1 unterschrieben und der Produktivstart ist auf den 1. Februar geplant. "
             "Bis dahin arbeiten wir mit dem Demo-System und übernehmen nach und nach die Stammdaten. Unser "

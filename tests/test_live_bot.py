@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from conftest import EVAL_DIR
-from ks1bot.messages import parse_route_line
+from ks1bot.core.messages import parse_route_line
 
 
 def post(url, payload, timeout=60):
@@ -50,3 +50,46 @@ def test_bot_stays_silent_after_a_handoff(live_bot):
     # Another conversation is not affected.
     other, _ = rest(live_bot, "conv-other", "Guten Tag!")
     assert other.startswith("Guten Tag!")
+
+
+def wait_for(check, timeout=60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+def test_staff_reply_and_hand_back_reach_a_rest_conversation_through_the_outbox(live_bot):
+    """The console only writes the outbox; the chat channel in the Rasa server delivers into
+    the conversation's tracker (a REST client has no socket: /widget/missed finds it)."""
+    import urllib.parse
+
+    conversation = "conv-rest-outbox"
+    _, decision = rest(live_bot, conversation, "Ich hätte gern einen Rückruf von einem Mitarbeiter.",
+                       received_at="2026-11-17T11:20:00+01:00", sender="h.meier@meier-bau.de")
+    assert decision["route"] == "handoff"
+    store = live_bot.handoffs()
+    handoff = decision["handoff_id"]
+    assert store.open_handoff_for("chat", conversation) == handoff
+
+    def missed():
+        query = urllib.parse.urlencode({"session_id": conversation, "since": 0})
+        with urllib.request.urlopen(f"{live_bot.console_url}/widget/missed?{query}", timeout=30) as response:
+            return "\n".join(m["text"] for m in json.loads(response.read())["messages"])
+
+    assert store.reply(handoff, "anna", "Guten Tag, ich rufe Sie um 14 Uhr an. Anna", "rest-form-1").ok
+    wait_for(lambda: "ich rufe Sie um 14 Uhr an" in missed())
+    wait_for(lambda: [d.status for d in store.deliveries(handoff)] == ["sent"])
+    assert post(f"{live_bot.rasa_url}/webhooks/rest/webhook", {"sender": conversation, "message": "Danke!"}) == []
+
+    assert store.hand_back(handoff, "anna", "rest-form-2").ok
+    wait_for(lambda: "wieder mit dem KS1-Bot verbunden" in missed())
+    wait_for(lambda: [d.status for d in store.deliveries(handoff)] == ["sent", "sent"])
+    text, decision = rest(live_bot, conversation, "Guten Tag!")
+    assert decision["route"] == "answer" and text.startswith("Guten Tag!")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ks1bot.messages import InboundMessage, InputError, parse_route_line
+from ks1bot.core.messages import InboundMessage, InputError, parse_route_line
 
 
 def line(**fields):

@@ -1,7 +1,7 @@
 """The TopicClassifier's block weights (config.yml `block_weights`)."""
-from ks1bot.nlu_classifier import block_weight
+from ks1bot.nlu.classifier import block_weight
 
-EMBEDDING = "run_ks1bot.nlu_featurizer.SentenceEmbeddingFeaturizer4"
+EMBEDDING = "run_ks1bot.nlu.featurizer.SentenceEmbeddingFeaturizer4"
 CHARS = "run_CountVectorsFeaturizer3"
 
 

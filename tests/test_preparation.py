@@ -1,4 +1,4 @@
-"""The text-preparation stage (ks1bot/preparation.py, email_text.py, request_split.py,
+"""The text-preparation stage (ks1bot/core/preparation.py, email_text.py, request_split.py,
 text.py) on realistic mails: one test per shape real traffic has."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from ks1bot.email_text import latest_reply, read_body
-from ks1bot.messages import InboundMessage
-from ks1bot.preparation import prepare, subject_kind
-from ks1bot.request_split import split_requests
-from ks1bot.text import normalize_for_classification
+from ks1bot.core.email_text import latest_reply, read_body
+from ks1bot.core.messages import InboundMessage
+from ks1bot.core.preparation import prepare, subject_kind
+from ks1bot.core.request_split import split_requests
+from ks1bot.core.text import normalize_for_classification
 
 NOW = dt.datetime(2026, 11, 17, 10, 0, tzinfo=dt.timezone.utc)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ks1bot.messages import InboundMessage
-from ks1bot.preparation import prepare
-from ks1bot.production_down import is_production_down, load, measure
+from ks1bot.core.messages import InboundMessage
+from ks1bot.core.preparation import prepare
+from ks1bot.core.production_down import is_production_down, load, measure
 
 DATA = Path(__file__).resolve().parent.parent / "bench" / "data"
 

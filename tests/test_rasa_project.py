@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from conftest import ROOT
-from ks1bot.topics import TOPICS
+from ks1bot.core.topics import TOPICS
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 
@@ -48,7 +48,7 @@ def test_every_topic_has_its_own_file_and_at_least_40_examples():
 
 
 def test_training_data_is_bilingual_and_has_phone_transcripts():
-    from ks1bot.language import detect_language
+    from ks1bot.core.language import detect_language
 
     for topic, lines in examples_by_topic().items():
         languages = Counter(detect_language(line) for line in lines)
@@ -61,7 +61,7 @@ def test_no_training_example_is_copied_from_the_eval_set():
     import json
 
     from conftest import EVAL_DIR
-    from ks1bot.text import classification_text
+    from ks1bot.core.text import classification_text
 
     eval_texts = {classification_text(json.loads(l)["text"]).lower() for l in open(EVAL_DIR / "dev.jsonl")}
     for topic, lines in examples_by_topic().items():

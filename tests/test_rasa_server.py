@@ -1,11 +1,11 @@
-"""`python -m ks1bot.rasa_server`: Rasa with the action-answer schema checked once."""
+"""`python -m ks1bot.app.rasa_server`: Rasa with the action-answer schema checked once."""
 from __future__ import annotations
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-from ks1bot.rasa_server import SchemaValidatorCache, install_schema_cache
+from ks1bot.app.rasa_server import SchemaValidatorCache, install_schema_cache
 
 GOOD = {"events": [{"event": "slot", "timestamp": None, "name": "last_route", "value": "answer"}],
         "responses": [{"text": "Guten Tag", "custom": {"ks1bot": {"route": "answer"}}}]}

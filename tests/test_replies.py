@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ks1bot.customers import Customer
-from ks1bot.knowledge import KnowledgeHit
-from ks1bot.replies import format_opening, render_reply
-from ks1bot.routing import Decision
+from ks1bot.core.customers import Customer
+from ks1bot.nlu.knowledge import KnowledgeHit
+from ks1bot.core.replies import format_opening, render_reply
+from ks1bot.core.routing import Decision
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = dt.datetime(2026, 12, 7, 8, 30, tzinfo=BERLIN)
@@ -99,7 +99,7 @@ def test_ignore_has_no_reply_and_small_talk_is_short():
 
 
 def test_every_topic_renders_in_both_languages():
-    from ks1bot.topics import TOPICS
+    from ks1bot.core.topics import TOPICS
 
     for topic in TOPICS:
         for route in ("exclude", "handoff"):

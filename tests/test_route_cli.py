@@ -112,7 +112,7 @@ def test_missing_input_file_is_exit_2(tmp_path):
 
 
 def test_output_lines_survive_unicode_line_separators():
-    from ks1bot.cli import json_line
+    from ks1bot.app.cli import json_line
 
     line = json_line({"reply": "a\u2028b\u2029c\x85d – ü"})
     assert len(line.splitlines()) == 1

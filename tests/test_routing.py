@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ks1bot.customers import Customer
-from ks1bot.knowledge import KnowledgeHit
-from ks1bot.routing import Classification, MessageFacts, decide
-from ks1bot.settings import Settings
-from ks1bot.support_hours import SupportHours
+from ks1bot.core.customers import Customer
+from ks1bot.nlu.knowledge import KnowledgeHit
+from ks1bot.core.routing import Classification, MessageFacts, decide
+from ks1bot.core.settings import Settings
+from ks1bot.core.support_hours import SupportHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OPEN = dt.datetime(2026, 11, 17, 11, 20, tzinfo=BERLIN)  # Tuesday

@@ -5,12 +5,12 @@ import datetime as dt
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from ks1bot.customers import Customer
-from ks1bot.knowledge import KnowledgeHit
-from ks1bot.replies import render_reply
-from ks1bot.routing import Classification, MessageFacts, PartFacts, RequestPart, decide
-from ks1bot.settings import Settings, Thresholds
-from ks1bot.support_hours import SupportHours
+from ks1bot.core.customers import Customer
+from ks1bot.nlu.knowledge import KnowledgeHit
+from ks1bot.core.replies import render_reply
+from ks1bot.core.routing import Classification, MessageFacts, PartFacts, RequestPart, decide
+from ks1bot.core.settings import Settings, Thresholds
+from ks1bot.core.support_hours import SupportHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OPEN = dt.datetime(2026, 11, 17, 11, 20, tzinfo=BERLIN)

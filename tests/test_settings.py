@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from ks1bot.settings import SettingsError, load_settings, parse_settings
+from ks1bot.core.settings import SettingsError, load_settings, parse_settings
 
 
 def test_repository_settings_file_loads(settings):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ks1bot.signals import load_signals
+from ks1bot.core.signals import load_signals
 
 S = load_signals()
 

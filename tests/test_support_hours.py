@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ks1bot.settings import SupportHoursSettings
-from ks1bot.support_hours import SupportHours
+from ks1bot.core.settings import SupportHoursSettings
+from ks1bot.core.support_hours import SupportHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.timezone.utc

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ks1bot.email_text import latest_reply
-from ks1bot.language import detect_language
-from ks1bot.text import classification_text, strip_reply_prefix
+from ks1bot.core.email_text import latest_reply
+from ks1bot.core.language import detect_language
+from ks1bot.core.text import classification_text, strip_reply_prefix
 
 
 def test_outlook_german_history_and_signature_are_removed():

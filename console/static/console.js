@@ -1,4 +1,5 @@
-// Live queue: new handoffs appear without reloading (server-sent events).
+// Live queue: new handoffs appear without reloading (server-sent events); on a
+// handoff's page, the delivery state of its replies and hand-backs follows live.
 // Everything from the server is inserted as text, never as HTML.
 (function () {
   var live = document.getElementById("live");
@@ -34,5 +35,32 @@
     cell(row, h.subject || "(no subject)");
     cell(row, h.status);
     live.textContent = "New handoff #" + h.id + " (" + h.topic + ")";
+  });
+})();
+
+(function () {
+  var list = document.getElementById("deliveries");
+  if (!list || !window.EventSource) { return; }
+  var source = new EventSource("/console/events?handoff=" + encodeURIComponent(list.dataset.handoff || ""));
+
+  source.addEventListener("delivery", function (event) {
+    var d = JSON.parse(event.data);
+    var id = String(Number(d.id));
+    var item = list.querySelector('li[data-id="' + id + '"]');
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.id = id;
+      var what = document.createElement("span");
+      what.className = "what";
+      what.textContent = d.what;
+      item.appendChild(what);
+      item.appendChild(document.createTextNode(" · "));
+      var state = document.createElement("span");
+      state.className = "delivery-status";
+      item.appendChild(state);
+      list.appendChild(item);
+    }
+    item.className = "delivery status-" + d.status;
+    item.querySelector(".delivery-status").textContent = d.label;
   });
 })();

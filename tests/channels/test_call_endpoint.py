@@ -21,10 +21,7 @@ def call(bot, body, raw=False):
 
 
 def store_of(bot):
-    from console.service import handoff_store
-    from ks1bot.settings import load_settings
-
-    return handoff_store(load_settings(bot.settings_file))
+    return bot.handoffs()
 
 
 @pytest.mark.slow

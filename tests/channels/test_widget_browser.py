@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-import time
 
 from browser import browser, chromium, screenshot
 
@@ -68,10 +68,7 @@ def test_exclusion_and_handoff_note_in_the_widget(live_bot):
 
 @pytest.mark.slow
 def test_staff_reply_from_the_console_appears_and_hand_back_resumes_the_bot(live_bot, staff):
-    from console.service import handoff_store
-    from ks1bot.settings import load_settings
-
-    store = handoff_store(load_settings(live_bot.settings_file))
+    store = live_bot.handoffs()
     with browser() as context:
         chat = open_chat(context, live_bot)
         say(chat, "Ich hätte gern einen Rückruf von einem Mitarbeiter, es geht um unsere Preislisten.")
@@ -88,14 +85,20 @@ def test_staff_reply_from_the_console_appears_and_hand_back_resumes_the_bot(live
         console.fill("#reply-text", "Guten Tag, ich rufe Sie gleich zu den Preislisten an. Viele Grüße, Anna")
         console.click("#send-reply")
         console.wait_for_selector(".notice.good")
-        assert "Reply sent" in console.inner_text(".notice")
+        assert "Reply queued (chat message to the customer's widget)" in console.inner_text(".notice")
 
+        # the Rasa server's chat channel delivers it from the outbox; the page follows live
         wait_for_reply(chat, "ich rufe Sie gleich zu den Preislisten an")
+        console.locator("#deliveries .delivery-status", has_text="sent").first.wait_for(timeout=30_000)
         screenshot(chat, "widget-staff-reply")
 
         console.click("#hand-back")
         console.wait_for_selector(".notice.good")
         wait_for_reply(chat, "wieder mit dem KS1-Bot verbunden")
+        deadline = time.monotonic() + 30
+        while [d.status for d in store.deliveries(handoff)] != ["sent", "sent"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [(d.kind, d.status) for d in store.deliveries(handoff)] == [("staff_reply", "sent"), ("hand_back", "sent")]
         reply = say(chat, "Gibt es einen Testzugang für KS1?")
         assert "Testzugang" in reply or "Mitarbeiter" in reply  # the bot answers again
 

@@ -4,7 +4,9 @@
   scripts/install_system_deps.sh) with one user and a maildir in a temp directory;
 - `sink`: an aiosmtpd server collecting what the gateway sends (the relay);
 - `gateway`: a factory for a running MailGateway (SMTP listener on a free port), with
-  the stub router (fast) or the trained model (`router` from tests/conftest.py).
+  the stub router (fast) or the trained model (`router` from tests/conftest.py), and a
+  conversation record (handoff store and outbox) of its own.
+The servers and the stub router are in tests/support/.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from mail_gateway.testing import Dovecot, SmtpSink, dovecot_available, free_port  # noqa: E402
+from tests.support.mail_servers import Dovecot, SmtpSink, dovecot_available  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +34,7 @@ def mail_settings(settings):
 
 @pytest.fixture(scope="session")
 def stub_router(settings):
-    import stub_router as stub
+    from tests.support import stub_router as stub
 
     return stub.build(settings, settings.customers)
 
@@ -70,6 +73,7 @@ def dovecot_tls():
 @pytest.fixture
 def gateway(mail_settings, tmp_path):
     """gateway(router, relay=sink_or_port, imap=url, **mail_options) → a started MailGateway."""
+    from ks1bot.app import wiring
     from mail_gateway.config import resolve, with_options
     from mail_gateway.gateway import MailGateway
 
@@ -77,12 +81,14 @@ def gateway(mail_settings, tmp_path):
 
     def start(router, *, relay=None, imap=None, smtp=True, data_dir=None, **options):
         port = relay.port if hasattr(relay, "port") else relay
+        directory = Path(data_dir or tmp_path / "data")
         config = resolve(mail_settings, smtp_listen=f"127.0.0.1:{free_port()}" if smtp else None,
                          relay=f"127.0.0.1:{port}" if port else None, imap=imap,
-                         data_dir=str(data_dir or tmp_path / "data"), env={})
+                         data_dir=str(directory), env={})
         if options:
             config = with_options(config, **options)
-        gw = MailGateway(config, router)
+        url = f"sqlite:///{directory / 'ks1bot.db'}"
+        gw = MailGateway(config, router, wiring.handoff_store(mail_settings, url), wiring.outbox(mail_settings, url))
         gw.start()
         started.append(gw)
         return gw

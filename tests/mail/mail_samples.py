@@ -1,7 +1,6 @@
 """Real-looking mails for the tests (bytes, as they arrive)."""
 from __future__ import annotations
 
-import base64
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Optional

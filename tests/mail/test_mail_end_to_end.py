@@ -115,12 +115,15 @@ def test_two_mails_in_one_thread_go_to_the_handoff(live, sink):
     row = outcome(live, "<t2@musterhandel.example>")
     assert row["conversation_id"] == "<t1@musterhandel.example>"
     assert (row["status"], row["route"], row["reason"]) == ("processed", "handoff", "handoff_followup")
-    from mail_gateway import api
-
-    thread = api.get_thread("<t1@musterhandel.example>", config=live.config)
-    assert thread.state == "handoff"
-    assert [(x.direction, x.message_id) for x in thread.messages] == [
-        ("in", "<t1@musterhandel.example>"), ("out", ack.message["Message-ID"]), ("in", "<t2@musterhandel.example>")]
+    # the conversation record holds the thread: one handoff, both customer mails in it
+    assert live.handoffs.open_handoff_for("email", "<t1@musterhandel.example>") is not None
+    [handoff] = live.handoffs.list(channel="email")
+    assert [m.direction for m in live.handoffs.get(handoff.id).messages] == ["customer", "bot", "customer"]
+    mails = live.store.query("SELECT message_id FROM inbound WHERE conversation_id=? ORDER BY id",
+                             ("<t1@musterhandel.example>",))
+    replies = live.store.query("SELECT message_id FROM outbound WHERE conversation_id=?", ("<t1@musterhandel.example>",))
+    assert [r["message_id"] for r in mails] == ["<t1@musterhandel.example>", "<t2@musterhandel.example>"]
+    assert [r["message_id"] for r in replies] == [ack.message["Message-ID"]]
 
 
 def test_relay_down_then_up(gateway, sink, router):

@@ -2,10 +2,11 @@
 between fetching a mail from Dovecot and moving it, and started again. Every mail must
 end up processed and moved, with exactly one reply at the relay sink.
 
-The stub router keeps each restart at a few seconds; routing itself is the same code."""
+The process is the product's command line and gateway, started by
+tests/support/mail_launcher.py, which injects the crash points and the stub router (it
+keeps each restart at a few seconds; routing itself is the same code)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -15,20 +16,18 @@ import pytest
 import yaml
 
 import mail_samples as m
-from mail_gateway.crash import EXIT_CODE, STEPS
 from mail_gateway.store import MailStore
+from tests.support.crash_points import EXIT_CODE, STEPS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 
 def serve(settings_file: Path, dovecot, sink, data: Path, crash_at: str = "") -> subprocess.Popen:
-    env = dict(os.environ, KS1BOT_SETTINGS=str(settings_file), KS1BOT_MAIL_ROUTER_FACTORY="stub_router:build",
-               PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]), KS1BOT_MAIL_CRASH_AT=crash_at)
-    command = [sys.executable, "-m", "ks1bot.cli", "mail", "serve", "--imap", dovecot.url(),
+    command = [sys.executable, "-m", "tests.support.mail_launcher", "--stub-router", "--crash-at", crash_at,
+               "--settings", str(settings_file), "mail", "serve", "--imap", dovecot.url(),
                "--relay", f"127.0.0.1:{sink.port}", "--data-dir", str(data)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_crash_at_every_step_loses_nothing_and_replies_once(dovecot, sink, tmp_path, settings):
@@ -36,6 +35,7 @@ def test_crash_at_every_step_loses_nothing_and_replies_once(dovecot, sink, tmp_p
     settings_file.write_text(yaml.safe_dump({
         "our_addresses": list(settings.our_addresses), "message_id_domain": settings.message_id_domain,
         "customers": str(settings.customers), "mail": {"warm_up": False, "retry_seconds": 0.2, "poll_seconds": 1},
+        "data_dir": str(tmp_path / "var"),
     }))
     data = tmp_path / "data"
     crashed = []

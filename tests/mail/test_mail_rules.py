@@ -8,7 +8,7 @@ import email.policy
 
 import pytest
 
-from ks1bot.loop_protection import MailFacts, auto_reply_reason
+from mail_gateway.loop_protection import MailFacts, auto_reply_reason
 from mail_gateway import policy
 from mail_gateway.compose import ReplyTo, compose_reply, reply_message_id, reply_subject, to_bytes
 from mail_gateway.config import parse_host_port, parse_imap_url, resolve

@@ -1,10 +1,8 @@
 """Console fixtures: a real uvicorn server on loopback, a real database, real HTTP."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -13,13 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.handoffs import new_handoff  # noqa: F401  (the console tests import it from here)
+from tests.support.ports import free_port
+
 PASSWORD = "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -46,14 +41,12 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def make_console(settings, url, channels=None):
-    from console.app import create_app
-    from console.channels import ReplyChannels
-    from console.service import auth_for, handoff_store
+def make_console(settings, url):
+    from ks1bot.app import wiring
 
-    store = handoff_store(settings, url=url)
-    auth = auth_for(settings, url=url)
-    app = create_app(store, auth, channels or ReplyChannels(), poll_seconds=0.2)
+    store = wiring.handoff_store(settings, url=url)
+    auth = wiring.staff_accounts(settings, url=url)
+    app = wiring.console_app(settings, url=url, poll_seconds=0.2)
     return store, auth, app
 
 
@@ -67,19 +60,6 @@ def console(tmp_path, settings):
     with LiveServer(app) as server:
         server.store, server.auth = store, auth
         yield server
-
-
-def new_handoff(store, channel="call", text="KS1 stürzt beim Buchen ab", subject=None, sender="+4923112233",
-                topic="bug_report", priority="normal", **kw):
-    from console.store import NewHandoff
-
-    return store.create(NewHandoff(
-        channel=channel, conversation_id=kw.pop("conversation_id", f"conv-{time.monotonic_ns()}"), sender=sender,
-        topic=topic, confidence=0.91, reasons=("topic:bug_report", "customer:C1001"), priority=priority,
-        language="de", customer_text=text, acknowledgement="Danke für Ihren Anruf.", subject=subject,
-        customer_id="C1001", customer_name="Meier Bau GmbH", contract="support",
-        callback_number=sender if channel == "call" else None,
-        created_at=kw.pop("created_at", dt.datetime(2026, 11, 17, 10, 0, tzinfo=dt.timezone.utc)), **kw))
 
 
 def login(base_url, name="anna", password=PASSWORD) -> requests.Session:

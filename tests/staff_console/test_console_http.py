@@ -207,3 +207,19 @@ def test_database_unavailable_shows_an_error_page_and_writes_nothing(postgres, s
         postgres.start()
         view = store.get(handoff)
         assert view.status == "open" and [e.action for e in view.events] == ["created"]
+
+
+def test_a_reply_is_queued_and_its_delivery_state_is_on_the_page(console):
+    from ks1bot.conversations.outbox import Outbox
+
+    handoff = new_handoff(console.store, channel="chat", conversation_id="widget-99")
+    anna = login(console.url)
+    page = act(anna, console.url, handoff, "reply", text="Wir rufen Sie gleich an.")
+    assert "Reply queued (chat message to the customer&#39;s widget)" in page.text
+    assert 'class="delivery-status">queued<' in page.text
+    outbox = Outbox(console.store.engine)
+    item = outbox.claim("chat", "test-worker")
+    outbox.failed(item.id, "the chat server could not deliver it (ConnectionError)")
+    page = anna.get(f"{console.url}/console/handoffs/{handoff}")
+    assert 'class="delivery-status">failed: the chat server could not deliver it (ConnectionError)<' in page.text
+    assert "delivery_failed" in page.text  # in the audit trail too

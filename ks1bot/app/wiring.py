@@ -1,0 +1,153 @@
+"""The one composition module: builds the Router, the stores and the channels of every
+process from the settings.
+
+    process             what it gets from here
+    ks1bot route/shell  build_router (in-process model), screening (email loop protection)
+    mail gateway        mail_gateway: Router, conversation record, outbox, warm-up
+    action server       action_server_router (parses over the Rasa server), handoff_store
+    Rasa server         rasa_server_channels: the outbox the chat channel delivers from
+    staff console       console_app (with the widget's routes), staff_accounts
+    calibrate, bench    build_router, screening
+
+Everything else receives its parts from here; nothing but entry points imports this.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from ks1bot.core import logs
+from ks1bot.core.customers import CustomerDirectory
+from ks1bot.core.messages import InboundMessage
+from ks1bot.core.settings import Settings
+
+log = logging.getLogger("ks1bot.app.wiring")
+
+#: The Rasa server (`ks1bot serve` sets KS1BOT_RASA_URL to the one it starts).
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# -- routing -----------------------------------------------------------------------
+def customer_directory(path: Optional[Path]) -> CustomerDirectory:
+    """The customer directory (SPEC §7); raises CustomerFileError with the fix."""
+    return CustomerDirectory.load(path) if path is not None else CustomerDirectory.empty()
+
+
+def build_router(settings: Settings, customers: Optional[Path], *, model: Optional[Path] = None,
+                 progress: Callable[[str], None] = _progress):
+    """The Router with the trained model in this process (trained first when missing or
+    stale; `model`: a given model instead), the knowledge base and the directory."""
+    from ks1bot.nlu.knowledge import KnowledgeBase
+    from ks1bot.nlu.model_store import ensure_model
+    from ks1bot.nlu.parse import RasaClassifier
+    from ks1bot.nlu.rasa_config import load_configured_embedder
+    from ks1bot.nlu.rasa_logs import quiet_rasa
+    from ks1bot.nlu.router import Router
+
+    quiet_rasa()
+    directory = customer_directory(customers)
+    classifier = RasaClassifier(model or ensure_model(settings.models_dir, progress=progress))
+    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
+    return Router(settings, directory, knowledge, parser=classifier)
+
+
+def action_server_router(settings: Settings):
+    """The action server's Router: Rasa parsed the message already; the requests of a
+    message with several are parsed by the Rasa server that called (KS1BOT_RASA_URL)."""
+    from ks1bot.nlu.knowledge import KnowledgeBase
+    from ks1bot.nlu.rasa_config import load_configured_embedder
+    from ks1bot.nlu.rasa_parse import RasaHttpParser
+    from ks1bot.nlu.router import Router
+
+    directory = customer_directory(settings.customers)
+    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
+    return Router(settings, directory, knowledge, parser=RasaHttpParser.from_environment())
+
+
+def screening(settings: Settings) -> Callable[[InboundMessage], InboundMessage]:
+    """The email channel's loop protection for messages that did not come through it
+    (JSON lines of `ks1bot route`, labelled sets): email gets `auto_generated` set."""
+    from mail_gateway.loop_protection import own_mail, screen
+
+    own = own_mail(settings)
+    return lambda message: screen(message, own)
+
+
+# -- the conversation record ---------------------------------------------------------
+def _engine(settings: Settings, url: Optional[str] = None):
+    from ks1bot.conversations.db import database_url, engine_for
+
+    return engine_for(url or database_url(settings))
+
+
+def handoff_store(settings: Settings, url: Optional[str] = None):
+    """The handoff store (who holds each conversation), migrated to the newest schema."""
+    import datetime as dt
+
+    from ks1bot.conversations.sla import SlaPolicy
+    from ks1bot.conversations.store import HandoffStore
+    from ks1bot.core.support_hours import SupportHours
+
+    sla = SlaPolicy(normal=dt.timedelta(hours=settings.console.sla_hours_normal),
+                    high=dt.timedelta(hours=settings.console.sla_hours_high))
+    return HandoffStore(_engine(settings, url), SupportHours(settings.support_hours), sla)
+
+
+def outbox(settings: Settings, url: Optional[str] = None):
+    """The outbox the channels deliver staff replies and hand-backs from."""
+    from ks1bot.conversations.outbox import Outbox
+
+    return Outbox(_engine(settings, url))
+
+
+# -- processes -------------------------------------------------------------------------
+def staff_accounts(settings: Settings, url: Optional[str] = None):
+    import datetime as dt
+
+    from console.auth import Auth, LoginPolicy
+
+    policy = LoginPolicy(max_failures=settings.console.login_max_failures,
+                         window=dt.timedelta(minutes=settings.console.login_window_minutes))
+    return Auth(_engine(settings, url), policy)
+
+
+def rasa_url() -> str:
+    return os.environ.get("KS1BOT_RASA_URL", DEFAULT_RASA_URL).rstrip("/")
+
+
+def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: float = 1.0):
+    """The staff console with the chat widget's web side (demo page, assets, missed answers)."""
+    from console.app import create_app
+    from ks1bot.channels.widget import widget_routes
+
+    return create_app(handoff_store(settings, url), staff_accounts(settings, url),
+                      secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
+                      extra_routes=widget_routes(rasa_url()))
+
+
+def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):
+    """The email channel's process: the Router (in-process model, warmed up), the
+    conversation record and its outbox. Tests pass their own router and crash points."""
+    from mail_gateway.gateway import MailGateway, warm_up
+
+    customer_directory(config.customers)  # a bad customer file fails before the slow model load
+    if router is None:
+        router = build_router(settings, config.customers)
+        if config.options.warm_up:
+            logs.event(logging.getLogger("mail_gateway"), "router_warm", seconds=round(warm_up(router), 1))
+    extra = {"crash": crash} if crash is not None else {}
+    return MailGateway(config, router, handoff_store(settings), outbox(settings), **extra)
+
+
+def rasa_server_channels(settings: Settings) -> None:
+    """Before Rasa starts in this process: the chat channel delivers from the outbox."""
+    from ks1bot.channels import chat_delivery
+
+    chat_delivery.deliver_from(lambda: outbox(settings))
