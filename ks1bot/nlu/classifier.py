@@ -81,6 +81,7 @@ class TopicClassifier(GraphComponent, IntentClassifier):
         self.intercept: Optional[np.ndarray] = None
         #: (origin, is_sparse, width) of each block, in the order of the trained columns.
         self.layout: List[Tuple[str, bool, int]] = []
+        self._block_coef: Optional[List[np.ndarray]] = None
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context) -> "TopicClassifier":
@@ -129,16 +130,25 @@ class TopicClassifier(GraphComponent, IntentClassifier):
         )
         model.fit(X, y)
         self.classes, self.coef, self.intercept = model.classes_, model.coef_, model.intercept_
+        self._block_coef = None
         self.persist()
         return self._resource
 
+    def _coefficients(self) -> List[np.ndarray]:
+        """Each block's coefficients as one contiguous (width × classes) array: a sparse row
+        times a strided view of `coef` copies the view on every call (~1.7 ms a block)."""
+        if self._block_coef is None:
+            blocks, start = [], 0
+            for _, _, width in self.layout:
+                blocks.append(np.ascontiguousarray(self.coef[:, start:start + width].T))
+                start += width
+            self._block_coef = blocks
+        return self._block_coef
+
     def predict_proba(self, messages: List[Message]) -> np.ndarray:
         logits = np.tile(self.intercept, (len(messages), 1)).astype(np.float64)
-        start = 0
-        for block in self._blocks(messages):
-            width = block.shape[1]
-            logits += np.asarray(block @ self.coef[:, start:start + width].T)
-            start += width
+        for block, coef in zip(self._blocks(messages), self._coefficients()):
+            logits += np.asarray(block @ coef)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
