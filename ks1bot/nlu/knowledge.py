@@ -146,11 +146,15 @@ class KnowledgeBase:
 
     def _similarities(self, text: str) -> np.ndarray:
         """Similarity of `text` to every question row."""
+        return self._similarities_of([text])[0]
+
+    def _similarities_of(self, texts: List[str]) -> np.ndarray:
+        """Similarity of each of `texts` to every question row (one embedding batch)."""
         matrix = self._index()
         if not len(self._rows):
-            return np.zeros(0)
-        semantic = matrix @ self._embedder.encode([text])[0]
-        lexical = (self._lexical_matrix @ self._lexical.transform([text]).T).toarray().ravel()
+            return np.zeros((len(texts), 0))
+        semantic = self._embedder.encode(texts) @ matrix.T
+        lexical = (self._lexical.transform(texts) @ self._lexical_matrix.T).toarray()
         return EMBEDDING_WEIGHT * semantic + (1 - EMBEDDING_WEIGHT) * lexical
 
     def remember_query(self, text: str, packed: Any) -> bool:
@@ -189,9 +193,8 @@ class KnowledgeBase:
         candidates = [i for i, (a, _) in enumerate(self._rows) if topic in self.articles[a].topics]
         if not candidates or not text.strip():
             return None
-        scores = self._similarities(text)[candidates]
-        for snippet in question_snippets(text):
-            scores = np.maximum(scores, self._similarities(snippet)[candidates])
+        # the message and its question sentences in one batch; the best of them counts
+        scores = self._similarities_of([text, *question_snippets(text)])[:, candidates].max(axis=0)
         best = int(np.argmax(scores))
         article_index, question = self._rows[candidates[best]]
         found = self.articles[article_index]

@@ -5,7 +5,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping, Sequence
 
 from ks1bot.core.routing import Classification
 from ks1bot.core.topics import TOPICS
@@ -55,6 +55,26 @@ class RasaClassifier:
 
     def parse(self, text: str) -> Dict[str, Any]:
         return self._loop.run_until_complete(self._agent.parse_message(text))
+
+    def parse_many(self, texts: Sequence[str]) -> List[Dict[str, Any]]:
+        """The parses of several texts in one run of the NLU graph (a message and its
+        requests: the embedding models run once on the batch instead of once per text)."""
+        from rasa.core.channels import UserMessage
+        from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        processor = self._agent.processor
+        target = processor.model_metadata.nlu_target
+        tracker = DialogueStateTracker.from_events("parse", [])
+        messages = processor.graph_runner.run(
+            inputs={PLACEHOLDER_MESSAGE: [UserMessage(text) for text in texts], PLACEHOLDER_TRACKER: tracker},
+            targets=[target])[target]
+        parses = []
+        for message in messages:
+            parse: Dict[str, Any] = {"text": "", "intent": {"name": None, "confidence": 0.0}, "entities": []}
+            parse.update(message.as_dict(only_output_properties=True))
+            parses.append(parse)
+        return parses
 
     def classify(self, text: str) -> Classification:
         return classification_from_parse(self.parse(text))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from ks1bot.core import logs
 from ks1bot.core.customers import Customer, CustomerDirectory
@@ -119,10 +119,15 @@ class Router:
             # the caller parsed another text (a chat message sent as an email, with a subject);
             # an intent payload (the widget's opening "/greeting") has no words to parse again
             parse = self._parse_or(text, parse)
+        part_parses = None
         if parse is None:
             if self.parser is None:
                 raise RuntimeError("Router needs a parser or a parse result")
-            parse = self.parser.parse(text)
+            if prepared.several_requests and hasattr(self.parser, "parse_many"):
+                # the message and its requests in one run of the models
+                parse, *part_parses = self.parser.parse_many([text, *prepared.parts])
+            else:
+                parse = self.parser.parse(text)
         classification = classification_from_parse(parse)
         if self.knowledge is not None:
             # the NLU's vector of this text, so the search below need not run the model again
@@ -148,7 +153,7 @@ class Router:
             closes_the_matter=self.signals.closes_the_matter(text),
         )
         hit = self._knowledge_for(text, effective_topic(classification, facts), language)
-        parts = self._parts(prepared, language) if auto is None else ()
+        parts = self._parts(prepared, language, part_parses) if auto is None else ()
         return Analysis(message, prepared, language, customer, classification, facts, hit, parts)
 
     def decide(self, analysis: "Analysis") -> Routed:
@@ -181,12 +186,14 @@ class Router:
             logs.event(log, "parse_failed", logging.WARNING, error=repr(exc))
             return fallback
 
-    def _parts(self, prepared: PreparedText, language: str) -> Tuple[RequestPart, ...]:
+    def _parts(self, prepared: PreparedText, language: str,
+               parses: Optional[List[Mapping[str, Any]]] = None) -> Tuple[RequestPart, ...]:
         """Each request of a message with several, classified on its own (none when they
-        cannot be parsed: then the whole message decides)."""
-        if not prepared.several_requests or self.parser is None:
+        cannot be parsed: then the whole message decides). `parses`: made already."""
+        if not prepared.several_requests or (self.parser is None and parses is None):
             return ()
-        parses = [self._parse_or(text, None) for text in prepared.parts]
+        if parses is None:
+            parses = [self._parse_or(text, None) for text in prepared.parts]
         if any(parse is None for parse in parses):
             return ()
         parts = []
