@@ -9,7 +9,6 @@ import pytest
 import mail_samples as m
 from ks1bot.core.messages import InboundMessage
 from ks1bot.nlu.router import text_to_classify
-from mail_gateway.errors import MalformedMail
 from mail_gateway.parsing import decode_text, header_message_id, malformed_reason, message_ids, parse_mail
 
 
@@ -105,10 +104,25 @@ def test_broken_mime_and_missing_from_still_parse():
     (b"Hello, this is not a mail\r\n", "does not start with a header"),
     (b"X-Foo: bar\r\n\r\nbody", "none of the header fields"),
 ])
-def test_malformed(raw, reason):
+def test_malformed_for_the_smtp_listener(raw, reason):
     assert reason in malformed_reason(raw)
-    with pytest.raises(MalformedMail):
-        parse_mail(raw)
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"", "empty"),
+    (b"   \r\n", "empty"),
+    (b"Hello, this is not a mail\r\nnor is this\r\nor this\r\n\r\nbody", "no header block"),
+])
+def test_parse_mail_never_raises_it_says_why_it_cannot_read(raw, reason):
+    mail = parse_mail(raw, envelope_sender="<k@musterhandel.example>")
+    assert reason in mail.unparseable
+    assert mail.reply_address == "k@musterhandel.example" and mail.message_id == header_message_id(raw)[0]
+    assert raw.decode().strip() in mail.body or not raw.strip()
+
+
+def test_a_mail_with_only_uncommon_headers_is_still_read():
+    mail = parse_mail(b"X-Foo: bar\r\n\r\nbody")
+    assert mail.unparseable is None and mail.body.strip() == "body"
 
 
 @pytest.mark.parametrize("payload, declared, expected", [
