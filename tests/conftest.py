@@ -19,10 +19,12 @@ EVAL_DIR = SHARED / "eval"
 
 
 @pytest.fixture(scope="session")
-def settings():
+def settings(tmp_path_factory):
+    """The repository's settings with a data directory of the session's own: a test that
+    forgets to give its stores a directory still never writes into the project's var/."""
     from ks1bot.core.settings import load_settings
 
-    return load_settings(ROOT / "settings.yml")
+    return load_settings(ROOT / "settings.yml").with_overrides(data_dir=tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")
