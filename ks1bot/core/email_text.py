@@ -257,6 +257,14 @@ def history_start(lines: Sequence[str]) -> Tuple[Optional[int], bool]:
     return None, False
 
 
+def own_text(body: str) -> str:
+    """The lines the sender wrote in this mail: everything above the quoted or forwarded
+    history, uncleaned (salutation, signature and footers still there)."""
+    lines = _lines(body)
+    start, _forwarded = history_start(lines)
+    return "\n".join(lines if start is None else lines[:start])
+
+
 def _quote_block_from(lines: Sequence[str], i: int) -> bool:
     """The '>' quotes from line i on are history, not an interleaved answer: no unquoted
     text of substance follows them (or they are followed by more quotes only)."""
