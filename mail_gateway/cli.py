@@ -96,7 +96,8 @@ def format_status(path: Path, s: Dict[str, Any]) -> str:
     lines = [
         f"Mail queue {path}",
         f"  queue depth: {s['queue_depth']} (queued {i['queued']}, processing {i['processing']})",
-        f"  outcomes:    processed {i['processed']}, ignored {i['ignored']}, failed {i['failed']}",
+        f"  outcomes:    processed {i['processed']} (handed to staff {s['handed_to_staff']}), ignored {i['ignored']}, "
+        f"failed {i['failed']}",
         f"  replies:     sent {r['sent']}, pending {r['pending']} (retrying {s['replies_retrying']}), "
         f"unconfirmed {r['unconfirmed']}, failed {r['failed']}",
         f"  duplicates:  {s['duplicates']} (same Message-ID received again, not stored twice)",
@@ -109,6 +110,11 @@ def format_status(path: Path, s: Dict[str, Any]) -> str:
     if s["failures"]:
         lines.append("Failed mail (needs a person):")
         for f in s["failures"]:
+            lines.append(f"  #{f['id']} {f['message_id']} from {f['sender'] or '?'}: {f['reason']} — {f['last_error']}")
+    if s["to_staff_after_failure"]:
+        lines.append(f"Handed to staff because the gateway could not handle them "
+                     f"({s['to_staff_after_failure_count']}; see the console):")
+        for f in s["to_staff_after_failure"]:
             lines.append(f"  #{f['id']} {f['message_id']} from {f['sender'] or '?'}: {f['reason']} — {f['last_error']}")
     if s["reply_failures"]:
         lines.append("Replies that failed or are unconfirmed:")

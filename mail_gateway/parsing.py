@@ -428,15 +428,18 @@ def _date(value: str) -> Optional[dt.datetime]:
     return date
 
 
-def parse_mail(raw: bytes, envelope_sender: Optional[str] = None) -> ParsedMail:
+def parse_mail(raw: bytes, envelope_sender: Optional[str] = None, headers_only: bool = False) -> ParsedMail:
     """Parse one mail; never raises. A mail that cannot be understood comes back with
-    `unparseable` saying why, its bytes as text in `body`."""
+    `unparseable` saying why, its bytes as text in `body`. `headers_only`: read the header
+    block and nothing else (for a mail whose reading already failed)."""
     try:
         start = header_offset(raw) if raw and raw.strip() else None
         if start is None:
             reason = "the mail is empty" if not raw or not raw.strip() else \
                 "the mail has no header block (no 'Name: value' lines at its start)"
             return _unparseable(raw, envelope_sender, reason)
+        if headers_only:
+            return _parse(_header_block(raw, start) + b"\r\n\r\n", 0, envelope_sender, raw)
         return _parse(raw, start, envelope_sender)
     except RecursionError:
         return _unparseable(raw, envelope_sender, "the mail's MIME structure is nested too deeply to read")
@@ -448,8 +451,9 @@ def _envelope(envelope_sender: Optional[str]) -> str:
     return (envelope_sender or "").strip().strip("<> ").lower()
 
 
-def _parse(raw: bytes, start: int, envelope_sender: Optional[str]) -> ParsedMail:
+def _parse(raw: bytes, start: int, envelope_sender: Optional[str], whole: Optional[bytes] = None) -> ParsedMail:
     msg = email.message_from_bytes(repair_header_block(raw, start), policy=email.policy.compat32)
+    raw = raw if whole is None else whole
     fields = Headers.of(msg)
     found_id = normalize_message_id(fields.raw("Message-ID"))
     from_header = fields.get("From")

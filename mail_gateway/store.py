@@ -31,7 +31,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from mail_gateway.parsing import header_message_id
 
 LEASE_SECONDS = 600.0
-#: A mail whose processing killed the worker this many times is failed, not retried.
+#: A mail whose processing killed the worker this many times is handed to a person
+#: (claimed with status "exhausted": the worker does not read it again).
 MAX_CLAIMS = 3
 
 SCHEMA = """
@@ -321,16 +322,15 @@ class MailStore:
                 "ORDER BY id LIMIT 1", (now,)).fetchone()
             if row is None:
                 return None
-            if row["attempts"] >= MAX_CLAIMS:
-                db.execute(
-                    "UPDATE inbound SET status='failed', reason='processing_crashed', last_error=?, claimed_by=NULL, "
-                    "processed_at=?, updated_at=? WHERE id=?",
-                    (f"processing this mail stopped the worker {row['attempts']} times; it needs a person",
-                     now, now, row["id"]))
-                return self._inbound(dict(row, status="failed"))
+            exhausted = row["attempts"] >= MAX_CLAIMS
+            if exhausted:  # the worker hands it to a person without reading it again
+                db.execute("UPDATE inbound SET last_error=? WHERE id=?",
+                           (f"processing this mail stopped the worker {row['attempts']} times; it needs a person",
+                            row["id"]))
             db.execute("UPDATE inbound SET status='processing', attempts=attempts+1, claimed_by=?, lease_until=?, "
                        "updated_at=? WHERE id=?", (me, now + LEASE_SECONDS, now, row["id"]))
-            return self._inbound(dict(row, status="processing", attempts=row["attempts"] + 1))
+            return self._inbound(dict(row, status="exhausted" if exhausted else "processing",
+                                      attempts=row["attempts"] + 1))
 
     @staticmethod
     def _inbound(row: Dict[str, Any]) -> InboundRow:
@@ -484,6 +484,14 @@ class MailStore:
         failures = [dict(r) for r in db.execute(
             "SELECT id, message_id, sender, subject, reason, last_error, updated_at FROM inbound WHERE status='failed' "
             "ORDER BY id DESC LIMIT 20")]
+        to_staff = [dict(r) for r in db.execute(
+            "SELECT id, message_id, sender, subject, reason, last_error, updated_at FROM inbound "
+            "WHERE route='handoff' AND reason IN ('unparseable_mail', 'processing_error', 'processing_crashed') "
+            "ORDER BY id DESC LIMIT 20")]
+        to_staff_count = db.execute(
+            "SELECT COUNT(*) FROM inbound WHERE route='handoff' AND reason IN "
+            "('unparseable_mail', 'processing_error', 'processing_crashed')").fetchone()[0]
+        handed = db.execute("SELECT COUNT(*) FROM inbound WHERE route='handoff'").fetchone()[0]
         reply_failures = [dict(r) for r in db.execute(
             "SELECT id, message_id, recipient, state, attempts, last_error, updated_at FROM outbound "
             "WHERE state IN ('failed', 'unconfirmed') ORDER BY id DESC LIMIT 20")]
@@ -499,5 +507,8 @@ class MailStore:
             "duplicates": int(self.state_get("duplicates") or 0),
             "last_error": dict(last) if last else None,
             "failures": failures,
+            "handed_to_staff": handed,
+            "to_staff_after_failure": to_staff,
+            "to_staff_after_failure_count": to_staff_count,
             "reply_failures": reply_failures,
         }
