@@ -81,7 +81,8 @@ class MailGateway:
         self.handoffs = handoffs
         self.worker = Worker(self.store, router, config, self.sender, EmailHandoffs(handoffs), clock=clock,
                              crash=self.crash, on_outcome=self._outcome_stored)
-        self.staff_replies = StaffReplies(outbox, self.store, config, wake_sending=self.worker.wake_sending.set)
+        self.staff_replies = StaffReplies(outbox, self.store, config, wake_sending=self.worker.wake_sending.set,
+                                          files=handoffs.files)
         self.smtp: Optional[SmtpIntake] = None
         if config.smtp_listen:
             handler = IntakeHandler(self.store, on_enqueued=self.worker.wake_processing.set, crash=self.crash)

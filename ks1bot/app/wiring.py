@@ -147,7 +147,7 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
 
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
-                      extra_routes=widget_routes(rasa_url()))
+                      extra_routes=widget_routes(rasa_url()), max_upload_bytes=settings.mail.max_attachment_bytes)
 
 
 def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):
