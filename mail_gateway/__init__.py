@@ -21,6 +21,8 @@ Modules:
     handoffs        — threads with staff: read from and written to the conversation record
     worker          — processing one mail; the send loop
     staff_replies   — staff replies and hand-backs from the conversation outbox
+    headers         — the one tolerant layer every header is read through (pure)
+    retention       — deleting raw mails, replies and files older than the retention period
     gateway         — everything wired together, start()/stop()
     cli             — `ks1bot mail serve|status`
 """

@@ -17,6 +17,7 @@ from ks1bot.core.messages import InboundMessage
 from mail_gateway.config import MailConfig
 from mail_gateway.handoffs import EmailHandoffs
 from mail_gateway.imap_intake import ImapPoller
+from mail_gateway.retention import RetentionJob, retention_cleanup
 from mail_gateway.sender import OutboxSender, RelaySender, Sender
 from mail_gateway.smtp_intake import IntakeHandler, SmtpIntake
 from mail_gateway.staff_replies import StaffReplies
@@ -94,6 +95,9 @@ class MailGateway:
             self.imap = ImapPoller(config.imap, self.store, config.options, on_enqueued=self.worker.wake_processing.set,
                                    crash=self.crash, **kwargs)
         self._senders = senders
+        files = handoffs.files
+        self.retention = RetentionJob(lambda: retention_cleanup(self.store, files, config.outbox_dir,
+                                                                config.options.retention_days))
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
 
@@ -115,6 +119,8 @@ class MailGateway:
                                            daemon=True) for i in range(self._senders)]
         self._threads.append(threading.Thread(target=self.staff_replies.run, args=(self._stop,),
                                               name="mail-staff-replies", daemon=True))
+        self._threads.append(threading.Thread(target=self.retention.loop, args=(self._stop,), name="mail-retention",
+                                              daemon=True))
         for thread in self._threads:
             thread.start()
         if self.smtp:

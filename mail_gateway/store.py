@@ -379,8 +379,8 @@ class MailStore:
 
     def latest_inbound(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The customer's latest mail of a conversation (a staff reply answers it)."""
-        row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? ORDER BY received_at DESC, id DESC "
-                                 "LIMIT 1", (conversation_id,)).fetchone()
+        row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? AND raw_path != '' "
+                                 "ORDER BY received_at DESC, id DESC LIMIT 1", (conversation_id,)).fetchone()
         return dict(row) if row else None
 
     def outbound(self, message_id: str) -> Optional[Dict[str, Any]]:
@@ -470,6 +470,41 @@ class MailStore:
             return
         with self._tx() as db:
             db.executemany("UPDATE inbound SET imap_moved=1, updated_at=? WHERE id=?", [(self.clock(), i) for i in ids])
+
+    # -- retention -------------------------------------------------------------------
+    def purge(self, before: float, outbox_dir: Optional[Path] = None, dry_run: bool = False) -> Dict[str, int]:
+        """Delete the raw mails and composed replies of mails finished before `before`
+        (epoch seconds), and the outbox folder's .eml files older than that. The rows
+        stay (the outcome, for `ks1bot mail status`), without the customer's text."""
+        counts = {"raw_mails": 0, "replies": 0, "outbox_files": 0}
+        final = ("processed", "ignored", "failed")
+        db = self._db()
+        old = db.execute(f"SELECT id, raw_path FROM inbound WHERE received_at < ? AND raw_path != '' AND status IN "
+                         f"({','.join('?' * len(final))})", (before, *final)).fetchall()
+        kept = {r["raw_path"] for r in db.execute(
+            "SELECT raw_path FROM inbound WHERE raw_path != '' AND (received_at >= ? OR status IN ('queued', "
+            "'processing'))", (before,))}
+        replies = db.execute("SELECT id, eml_path FROM outbound WHERE created_at < ? AND eml_path != '' AND state IN "
+                             "('sent', 'failed', 'unconfirmed')", (before,)).fetchall()
+        counts["raw_mails"], counts["replies"] = len(old), len(replies)
+        if not dry_run:
+            for row in old:
+                if row["raw_path"] not in kept:
+                    (self.directory / row["raw_path"]).unlink(missing_ok=True)
+            for row in replies:
+                (self.directory / row["eml_path"]).unlink(missing_ok=True)
+            with self._tx() as tx:
+                tx.executemany("UPDATE inbound SET raw_path='', text=NULL, updated_at=? WHERE id=?",
+                               [(self.clock(), r["id"]) for r in old])
+                tx.executemany("UPDATE outbound SET eml_path='', text=NULL, updated_at=? WHERE id=?",
+                               [(self.clock(), r["id"]) for r in replies])
+        if outbox_dir is not None and Path(outbox_dir).is_dir():
+            for path in Path(outbox_dir).glob("*.eml"):
+                if path.stat().st_mtime < before:
+                    counts["outbox_files"] += 1
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+        return counts
 
     # -- status ----------------------------------------------------------------------
     def summary(self) -> Dict[str, Any]:

@@ -109,6 +109,11 @@ def attachments(settings: Settings, url: Optional[str] = None):
     return Attachments(_engine(settings, url), settings.data_dir / "attachments")
 
 
+def attachments_in(settings: Settings, data_dir: Path):
+    """The conversations' files of the process whose data is in `data_dir`."""
+    return attachments(with_data_dir(settings, data_dir))
+
+
 def with_data_dir(settings: Settings, data_dir: Optional[Path]) -> Settings:
     """The settings with all of a process's data in `data_dir` (a `--data-dir` option):
     the mail queue, the conversation record's SQLite file (unless a database URL is
