@@ -16,6 +16,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EVAL_DIR = SHARED / "eval"
+#: The test that checks the project's var/ (tests/support/var_guard.py) runs last.
+VAR_CHECK = "test_var_untouched.py::test_the_suite_left_the_projects_var_untouched"
+
+
+def pytest_sessionstart(session):
+    from tests.support.var_guard import SNAPSHOT, var_snapshot
+
+    session.config.stash[SNAPSHOT] = var_snapshot()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The var/ check runs last, after everything else of the session."""
+    last = [item for item in items if item.nodeid.endswith(VAR_CHECK)]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture(scope="session")
