@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+from ks1bot.core.email_text import ATTACHED_MARKER
 from mail_gateway import headers as h
 from mail_gateway.headers import Headers
 
@@ -222,6 +223,9 @@ def decode_text(payload: bytes, declared: Optional[str]) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    german = _as_german_cp1252(payload)
+    if german is not None:
+        return german
     from charset_normalizer import from_bytes
 
     # The mailbox is German and English: the Western codepages first (short texts
@@ -234,6 +238,52 @@ def decode_text(payload: bytes, declared: Optional[str]) -> str:
         except (UnicodeDecodeError, LookupError):
             return str(best)
     return payload.decode("cp1252", "replace")
+
+
+#: Letters of German (and the Western European text a German mailbox gets) in Windows-1252.
+_WESTERN_LETTERS = set("äöüßÄÖÜéèêáàâíìóòôúùçñÉÈÁÀÇ€„“”‚‘’–—«»°§µ")
+
+
+def _as_german_cp1252(payload: bytes) -> Optional[str]:
+    """Undeclared 8-bit text that reads as German in Windows-1252 (every non-ASCII
+    character a Western letter or typographic sign): what German clients without MIME
+    write. Short texts fit exotic codepages as well; this one is the likely one."""
+    try:
+        text = payload.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    extra = [ch for ch in text if ord(ch) > 127]
+    return text if extra and all(ch in _WESTERN_LETTERS for ch in extra) else None
+
+
+#: html2text escapes characters that would be Markdown at a line's start ("\--", "1\.").
+_MD_ESCAPE = re.compile(r"(?m)^(\s*)\\(?=[-+*#>]|\d)|(?m:^(\s*\d+)\\\.)")
+
+
+def _unescape_markdown(text: str) -> str:
+    return _MD_ESCAPE.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2) + ".", text)
+
+
+_REFERENCE = re.compile(r"(?m)^\s*\[(\d+)\]:\s*(\S+)\s*$")
+
+
+def _plain_autolinks(text: str) -> str:
+    """"[web.de][1]" … "[1]: http://web.de" → "web.de": a link whose text is its own
+    address says nothing twice (html2text writes every link as a reference)."""
+    targets = {m.group(1): m.group(2) for m in _REFERENCE.finditer(text)}
+    auto = set()
+
+    def plain(match: re.Match) -> str:
+        label, ref = match.group(1), match.group(2)
+        url = targets.get(ref, "")
+        bare = re.sub(r"^(?:https?://|mailto:)", "", url, flags=re.IGNORECASE).rstrip("/")
+        if label and (label.strip() == url or label.strip().rstrip("/") == bare):
+            auto.add(ref)
+            return label
+        return match.group(0)
+
+    text = re.sub(r"\[([^\]\n]{1,300})\]\[(\d+)\]", plain, text)
+    return _REFERENCE.sub(lambda m: "" if m.group(1) in auto else m.group(0), text)
 
 
 def html_to_text(html: str) -> str:
@@ -251,7 +301,7 @@ def html_to_text(html: str) -> str:
         text = converter.handle(html)
     except Exception:  # html2text on pathological markup: strip the tags instead
         text = re.sub(r"<[^>]+>", " ", html)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return re.sub(r"\n{3,}", "\n\n", _plain_autolinks(_unescape_markdown(text))).strip()
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -277,26 +327,28 @@ def _children(part: Message) -> List[Message]:
     return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
-def _leaves(part: Message, depth: int = 0, attached: bool = False) -> Iterator[Tuple[Message, str, bool]]:
-    """(part, content type, inside an attached message) for every part that holds
-    content, depth first; an attached message (message/rfc822) is yielded itself, then
-    its own parts."""
+def _leaves(part: Message, depth: int = 0, attached: bool = False,
+            alternative: bool = False) -> Iterator[Tuple[Message, str, bool, bool]]:
+    """(part, content type, inside an attached message, inside a multipart/alternative)
+    for every part that holds content, depth first; an attached message (message/rfc822)
+    is yielded itself, then its own parts."""
     ctype = h.content_type(part)
     try:
         multipart = part.is_multipart()
     except Exception:
         multipart = False
     if not multipart or depth >= MAX_DEPTH:
-        yield part, ctype, attached
+        yield part, ctype, attached, alternative
         return
     if ctype in ("message/rfc822", "message/global"):
-        yield part, ctype, attached
+        yield part, ctype, attached, alternative
         attached = True
     elif ctype.startswith("message/"):  # a report block (delivery status …): no content of its own
-        yield part, ctype, attached
+        yield part, ctype, attached, alternative
         return
+    alternative = alternative or ctype == "multipart/alternative"
     for child in _children(part):
-        yield from _leaves(child, depth + 1, attached)
+        yield from _leaves(child, depth + 1, attached, alternative)
 
 
 def _attached_message(part: Message) -> Attachment:
@@ -326,31 +378,34 @@ def _calendar_method(part: Message) -> str:
     return method.strip().upper()
 
 
-def extract_body(msg: Message) -> Tuple[str, str, Tuple[Attachment, ...], Tuple[str, ...], str]:
+def extract_body(msg: Message, depth: int = 0) -> Tuple[str, str, Tuple[Attachment, ...], Tuple[str, ...], str]:
     """(text, source, attachments, leaf content types, calendar method).
 
     The text is the mail's own text/plain parts (joined, in order: Apple Mail splits the
-    text around inline images), else its first HTML part as text, else the text of an
-    attached message (a forward as attachment). Every other part with content is a file:
-    attachments, inline images, attached messages (as .eml)."""
-    plain: List[str] = []
-    html: Optional[str] = None
+    text around inline images; an inline HTML part that is no alternative of them, like a
+    forwarded HTML mail, joins them as text), else its first HTML part as text, and then
+    the text of each attached message (a forward as attachment) below `ATTACHED_MARKER`.
+    Every other part with content is a file: attachments, inline images, attached
+    messages (as .eml)."""
+    segments: List[Tuple[str, str, bool]] = []  # (plain|html, text, inside an alternative)
     inner_plain: Optional[str] = None
     inner_html: Optional[str] = None
     attachments: List[Attachment] = []
+    forwarded: List[Message] = []
     types: List[str] = []
     method = ""
-    for part, ctype, attached in _leaves(msg):
+    for part, ctype, attached, alternative in _leaves(msg):
         types.append(ctype)
         if ctype in ("message/rfc822", "message/global"):
             if not attached:
                 attachments.append(_attached_message(part))
+                forwarded.extend(_children(part)[:1])
             continue
         if ctype.startswith("multipart/"):
             # a multipart without (usable) boundary: the payload is all there is
             text = _part_text(part)
-            if not attached and text.strip() and not plain:
-                plain.append(text)
+            if not attached and text.strip() and not segments:
+                segments.append(("plain", text, False))
             continue
         if ctype in _REPORT_PARTS:
             continue
@@ -372,22 +427,44 @@ def extract_body(msg: Message) -> Tuple[str, str, Tuple[Attachment, ...], Tuple[
             attachments.append(Attachment(name or _default_name(ctype, len(attachments) + 1), ctype, len(data), data,
                                           inline=inline))
             continue
-        if ctype == "text/plain":
-            text = _part_text(part)
-            if text.strip():
-                plain.append(text)
-        elif ctype == "text/html" and html is None:
-            html = _part_text(part)
+        text = _part_text(part)
+        if text.strip():
+            segments.append(("plain" if ctype == "text/plain" else "html", text, alternative))
     files = tuple(attachments)
+    plain = [text for kind, text, _alt in segments if kind == "plain"]
     if plain:
-        return "\n\n".join(p.strip("\n") for p in plain)[:MAX_TEXT_CHARS], "plain", files, tuple(types), method
-    if html is not None and html_to_text(html[: MAX_TEXT_CHARS * 5]).strip():
-        return html_to_text(html[: MAX_TEXT_CHARS * 5])[:MAX_TEXT_CHARS], "html", files, tuple(types), method
-    if inner_plain and inner_plain.strip():
-        return inner_plain[:MAX_TEXT_CHARS], "plain", files, tuple(types), method
-    if inner_html:
-        return html_to_text(inner_html[: MAX_TEXT_CHARS * 5])[:MAX_TEXT_CHARS], "html", files, tuple(types), method
-    return "", "none", files, tuple(types), method
+        parts = [text if kind == "plain" else html_to_text(text[: MAX_TEXT_CHARS * 5])
+                 for kind, text, alt in segments if kind == "plain" or not alt]
+        body, source = "\n\n".join(p.strip("\n") for p in parts if p.strip()), "plain"
+    else:
+        html = next((text for kind, text, _alt in segments if kind == "html"), None)
+        body, source = (html_to_text(html[: MAX_TEXT_CHARS * 5]), "html") if html is not None else ("", "none")
+        if not body.strip() and inner_plain and inner_plain.strip():
+            body, source, forwarded = inner_plain, "plain", []
+        elif not body.strip() and inner_html:
+            body, source, forwarded = html_to_text(inner_html[: MAX_TEXT_CHARS * 5]), "html", []
+    for inner in forwarded[:3] if depth < 3 else []:
+        block = _forwarded_block(inner, depth)
+        if block:
+            body = f"{body.rstrip()}\n\n{block}" if body.strip() else block
+    return body[:MAX_TEXT_CHARS], source, files, tuple(types), method
+
+
+def _forwarded_block(inner: Message, depth: int) -> str:
+    """An attached message as a forward below the text: marker, its header fields, its text."""
+    try:
+        text = extract_body(inner, depth + 1)[0]
+    except Exception:
+        return ""
+    if not text.strip():
+        return ""
+    fields = Headers.of(inner)
+    lines = [ATTACHED_MARKER]
+    for name in ("From", "Date", "Subject", "To"):
+        value = fields.get(name)
+        if value:
+            lines.append(f"{name}: {value}")
+    return "\n".join(lines) + "\n\n" + text.strip()
 
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
@@ -463,7 +540,7 @@ def _parse(raw: bytes, start: int, envelope_sender: Optional[str], whole: Option
     reply_address = _first_address([fields.get("Reply-To"), from_header, fields.get("Sender")]) or envelope or return_path
     body, source, attachments, types, method = extract_body(msg)
     defects = [type(d).__name__ for d in getattr(msg, "defects", [])]
-    for part, _ctype, _attached in _leaves(msg):
+    for part, _ctype, _attached, _alternative in _leaves(msg):
         if part is not msg:
             defects.extend(type(d).__name__ for d in getattr(part, "defects", []))
     return ParsedMail(

@@ -152,7 +152,9 @@ def test_inline_images_and_attached_messages_are_files():
            b"--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: kunde@example.de\r\nSubject: Fehler im Lager\r\n\r\n"
            b"Alter Text\r\n--O--\r\n")
     mail = parse_mail(raw)
-    assert "Siehe Screenshot" in mail.body and "Alter Text" not in mail.body
+    # the attached message's text follows as a forward (a forward as attachment is read like one)
+    text, forwarded = mail.body.split("---------- Attached message ----------")
+    assert "Siehe Screenshot" in text and "Subject: Fehler im Lager" in forwarded and "Alter Text" in forwarded
     files = {a.filename: a for a in mail.attachments}
     assert files["attachment-1.png"].data == png and files["attachment-1.png"].inline
     assert files["Fehler im Lager.eml"].content_type == "message/rfc822"
