@@ -54,10 +54,13 @@ class EmailHandoffs:
 
     def record_failure(self, conversation_id: str, message_id: str, sender: str, subject: str, text: str,
                        language: str, reasons: Sequence[str], acknowledgement: str,
-                       received_at: dt.datetime) -> int:
-        """A handoff for a mail the gateway could not read or route (once per Message-ID)."""
+                       received_at: dt.datetime, drafted_answer: Optional[str] = None) -> int:
+        """A handoff for a mail the gateway could not read, route or answer (once per
+        Message-ID)."""
         return self.store.create(NewHandoff(
             channel=CHANNEL, conversation_id=conversation_id, sender=sender, topic=UNCLASSIFIED, confidence=0.0,
             reasons=tuple(reasons), priority="normal", language=language,
             customer_text=text if not subject else f"{subject}\n\n{text}", acknowledgement=acknowledgement,
-            subject=subject or None, source_message_id=message_id, created_at=received_at))
+            subject=subject or None, source_message_id=message_id, created_at=received_at,
+            drafted_answer=drafted_answer, drafted_source="the bot's reply that could not be delivered"
+            if drafted_answer else None))

@@ -141,10 +141,18 @@ class RelaySender:
 
     def _transaction(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes,
                      mark_sending: MarkSending) -> None:
+        options: list = []
+        if not (envelope_from + recipient).isascii():  # an internationalised address (RFC 6531)
+            if not smtp.has_extn("smtputf8"):
+                raise RelayPermanentError(f"the address {recipient} has non-ASCII characters and the relay "
+                                          f"{self.relay.host}:{self.relay.port} does not offer SMTPUTF8")
+            options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else [])
         try:
-            code, text = smtp.mail(envelope_from)
+            code, text = smtp.mail(envelope_from, options)
         except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout):
             raise _Stale() from None
+        finally:
+            smtp.command_encoding = "ascii" if not options else "utf-8"
         try:
             if code != 250:
                 raise _error(code, text.decode("utf-8", "replace"))
@@ -167,6 +175,7 @@ class RelaySender:
             raise RelayUnconfirmed(f"the relay did not confirm the mail ({exc}); it may have gone out") from exc
         if code != 250:
             raise _error(code, text.decode("utf-8", "replace"))
+        smtp.command_encoding = "ascii"
 
 
 class _Stale(Exception):

@@ -9,6 +9,7 @@ import logging
 from typing import Callable, Optional
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from ks1bot.core import logs
 from mail_gateway.parsing import malformed_reason
@@ -58,12 +59,26 @@ class IntakeHandler:
         return f"250 2.0.0 OK queued as {result.id}"
 
 
+#: Longest line the listener takes. RFC 5321 allows 1000 octets, but real mail has longer
+#: ones (Outlook's HTML, old clients); refusing them would bounce a customer's mail.
+MAX_LINE_BYTES = 65536
+
+
+class _LongLinesSMTP(SMTP):
+    line_length_limit = MAX_LINE_BYTES  # read when the connection's stream is made
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _LongLinesSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpIntake:
     """The listener's lifecycle, separate from the handler."""
 
     def __init__(self, handler: IntakeHandler, host: str, port: int, max_message_bytes: int) -> None:
-        self.controller = Controller(handler, hostname=host, port=port, data_size_limit=max_message_bytes,
-                                     enable_SMTPUTF8=True, decode_data=False, ready_timeout=10.0)
+        self.controller = _Controller(handler, hostname=host, port=port, data_size_limit=max_message_bytes,
+                                      enable_SMTPUTF8=True, decode_data=False, ready_timeout=10.0)
         self.host, self.port = host, port
 
     def start(self) -> None:

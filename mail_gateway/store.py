@@ -18,8 +18,10 @@ Workers coordinate through the database: a claim is a transaction that sets
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -64,7 +66,8 @@ CREATE TABLE IF NOT EXISTS inbound (
     imap_account TEXT,
     imap_uidvalidity INTEGER,
     imap_uid INTEGER,
-    imap_moved INTEGER NOT NULL DEFAULT 0
+    imap_moved INTEGER NOT NULL DEFAULT 0,
+    body_sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS inbound_status ON inbound(status, id);
 CREATE INDEX IF NOT EXISTS inbound_conversation ON inbound(conversation_id);
@@ -162,6 +165,19 @@ class Outcome:
     error: Optional[str] = None
 
 
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of a mail's body (after the header block, line ends normalised): the same
+    mail delivered twice has the same body, whatever its transport headers say."""
+    end = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[end.end():] if end else b""
+    return hashlib.sha256(re.sub(rb"\r\n", b"\n", body).rstrip()).hexdigest()
+
+
+def reused_id_key(message_id: str, body: str) -> str:
+    """The queue key of a second, different mail under an already used Message-ID."""
+    return f"<reused-{body[:16]}.{message_id.strip('<>')}>"
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -204,6 +220,9 @@ class MailStore:
         self.clock = clock
         self._local = threading.local()
         self._db().executescript(SCHEMA)
+        columns = {r[1] for r in self._db().execute("PRAGMA table_info(inbound)")}
+        if "body_sha256" not in columns:  # a queue written before the column existed
+            self._db().execute("ALTER TABLE inbound ADD COLUMN body_sha256 TEXT")
 
     # -- plumbing ------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -252,15 +271,22 @@ class MailStore:
         imap: Optional[Tuple[str, int, int]] = None,
     ) -> Enqueued:
         """Persist one mail durably (file, then row). A Message-ID already in the queue
-        is a duplicate: nothing new is stored (an IMAP position is updated, so the
-        copy on the server is moved once the outcome is there)."""
-        message_id, sha = header_message_id(raw)
+        with the same body is a duplicate: nothing new is stored (an IMAP position is
+        updated, so the copy on the server is moved once the outcome is there). A
+        different mail under a Message-ID already used (clients that reuse ids) is
+        queued under a key of its own (`reused_id_key`): it is never dropped."""
+        header_id, sha = header_message_id(raw)
+        body = body_digest(raw)
+        message_id = header_id
         path = self.raw_path_for(sha)
         if not path.exists():
             write_atomic(path, raw)
         now = self.clock()
         with self._tx() as db:
-            row = db.execute("SELECT id FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
+            row = db.execute("SELECT id, body_sha256 FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
+            if row is not None and row["body_sha256"] not in (None, body):
+                message_id = reused_id_key(header_id, body)
+                row = db.execute("SELECT id, body_sha256 FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
             if row is not None:
                 if imap is not None:
                     db.execute(
@@ -272,10 +298,10 @@ class MailStore:
                 return Enqueued(row["id"], message_id, True)
             cursor = db.execute(
                 "INSERT INTO inbound(message_id, sha256, source, envelope_sender, raw_path, size, received_at, "
-                "status, updated_at, imap_account, imap_uidvalidity, imap_uid) "
-                "VALUES (?,?,?,?,?,?,?, 'queued', ?, ?, ?, ?)",
+                "status, updated_at, imap_account, imap_uidvalidity, imap_uid, body_sha256) "
+                "VALUES (?,?,?,?,?,?,?, 'queued', ?, ?, ?, ?, ?)",
                 (message_id, sha, source, envelope_sender, str(path.relative_to(self.directory)), len(raw), now, now,
-                 *(imap or (None, None, None))),
+                 *(imap or (None, None, None)), body),
             )
             return Enqueued(int(cursor.lastrowid), message_id, False)
 
@@ -381,6 +407,12 @@ class MailStore:
         """The customer's latest mail of a conversation (a staff reply answers it)."""
         row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? AND raw_path != '' "
                                  "ORDER BY received_at DESC, id DESC LIMIT 1", (conversation_id,)).fetchone()
+        return dict(row) if row else None
+
+    def inbound_of_reply(self, outbound_id: int) -> Optional[Dict[str, Any]]:
+        """The customer's mail a queued reply answers (None for a staff reply)."""
+        row = self._db().execute("SELECT i.* FROM outbound o JOIN inbound i ON i.id = o.inbound_id WHERE o.id=?",
+                                 (outbound_id,)).fetchone()
         return dict(row) if row else None
 
     def outbound(self, message_id: str) -> Optional[Dict[str, Any]]:

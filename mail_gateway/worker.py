@@ -133,6 +133,8 @@ class Worker:
     def decide(self, row: InboundRow) -> Outcome:
         raw = self.store.read_raw(row)
         mail = parse_mail(raw, row.envelope_sender)
+        # the queue's key: the Message-ID, unless another mail came under the same id before
+        key = row.message_id
         if mail.unparseable:
             return self.to_person(row, "unparseable_mail", mail.unparseable, raw=raw, mail=mail)
         cid = thread_root(mail.message_id, mail.in_reply_to, mail.references, self.store.conversation_of)
@@ -140,7 +142,7 @@ class Worker:
         screening = self._screen(mail)
         now = self.clock().timestamp()
         address = mail.reply_address
-        in_handoff = self.handoffs.with_staff(cid, mail.message_id)
+        in_handoff = self.handoffs.with_staff(cid, key)
         context = policy.MailContext(
             auto_reason=screening.machine,
             has_reply_address=bool(address),
@@ -154,11 +156,11 @@ class Worker:
         base = dict(conversation_id=cid, sender=mail.sender or address, subject=mail.subject, text=mail.body)
         if verdict.action == policy.IGNORE:
             return Outcome(status="ignored", route="ignore", reason=verdict.reason,
-                           decision=ignore_decision(mail.message_id, verdict.reason or ""), **base)
-        stored = self.handoffs.save_files(cid, mail.message_id, files_of(mail), self.config.options.max_attachment_bytes)
+                           decision=ignore_decision(key, verdict.reason or ""), **base)
+        stored = self.handoffs.save_files(cid, key, files_of(mail), self.config.options.max_attachment_bytes)
         # auto_generated=None: loop protection above found no machine mail (the router reads no headers)
         message = InboundMessage(
-            id=mail.message_id, channel="email", received_at=received, sender=mail.from_address or address,
+            id=key, channel="email", received_at=received, sender=mail.from_address or address,
             text=mail.body, subject=mail.subject, auto_generated=None, headers=mail.headers)
         routed = self.router.route(message)
         decision = dict(routed.to_output(), conversation_id=cid)
@@ -167,7 +169,7 @@ class Worker:
                                        for a in mail.attachments]
             decision["attachments_stored"] = stored
         if verdict.action == policy.FOLLOWUP:
-            self.handoffs.record(routed, cid, mail.message_id, followup=in_handoff)
+            self.handoffs.record(routed, cid, key, followup=in_handoff)
             decision["reasons"] = [verdict.reason] + decision["reasons"]
             decision["bot_route"], decision["route"], decision["reply"] = decision["route"], "handoff", ""
             return Outcome(status="processed", route="handoff", reason=verdict.reason, decision=decision,
@@ -181,15 +183,15 @@ class Worker:
             reply_text = self._acknowledgement(routed.language, received)
             decision["reasons"] = [reason] + decision["reasons"]
             decision["bot_route"], decision["route"], decision["reply"] = "ignore", "handoff", reply_text
-            self.handoffs.record_failure(cid, mail.message_id, mail.from_address or address, mail.subject,
+            self.handoffs.record_failure(cid, key, mail.from_address or address, mail.subject,
                                          mail.body, routed.language, decision["reasons"], reply_text, received)
         elif route == "ignore" or not reply_text:
             reason = reason or "no_reply"
             return Outcome(status="ignored", route="ignore", reason=reason, decision=decision,
                            language=routed.language, **base)
         elif route == "handoff":
-            self.handoffs.record(routed, cid, mail.message_id, followup=False)
-        reply = self._reply(mail, cid, reply_text, routed.language)
+            self.handoffs.record(routed, cid, key, followup=False)
+        reply = self._reply(mail, cid, reply_text, routed.language, key)
         return Outcome(status="processed", route=route, reason=reason, decision=decision, language=routed.language,
                        reply=reply, **base)
 
@@ -221,7 +223,7 @@ class Worker:
         if read_body:
             files += files_of(mail)
             keys += [str(n) for n in range(len(mail.attachments))]
-        self.handoffs.save_files(cid, mail.message_id, files, self.config.options.max_attachment_bytes, keys)
+        self.handoffs.save_files(cid, row.message_id, files, self.config.options.max_attachment_bytes, keys)
         try:
             screening = self._screen(mail)
             language = detect_language(f"{mail.subject}\n{mail.body}"[:2000], self.config.default_language)
@@ -237,26 +239,28 @@ class Worker:
         text = f"[{note}: {error}. The original mail is attached.]\n\n{mail.body[:20000]}"
         reasons = [reason] + ([f"not_acknowledged:{screening.machine or (screening.doubts or ('no_sender',))[0]}"]
                               if not may_answer else [])
-        handoff_id = self.handoffs.record_failure(cid, mail.message_id, mail.from_address or address or "",
+        handoff_id = self.handoffs.record_failure(cid, row.message_id, mail.from_address or address or "",
                                                   mail.subject, text, language, reasons, acknowledgement, received)
         reply = None
         if acknowledgement:
             try:
-                reply = self._reply(mail, cid, acknowledgement, language)
+                reply = self._reply(mail, cid, acknowledgement, language, row.message_id)
             except Exception as exc:  # staff have the mail; the acknowledgement is what failed
                 reasons.append("acknowledgement_failed")
                 error = f"{error}; the acknowledgement could not be composed ({type(exc).__name__}: {exc})"
         logs.event(log, "mail_to_person", logging.WARNING, message_id=mail.message_id, conversation_id=cid,
                    reason=reason, handoff_id=handoff_id, acknowledged=reply is not None, error=error)
-        decision = dict(ignore_decision(mail.message_id, reason), route="handoff", language=language,
+        decision = dict(ignore_decision(row.message_id, reason), route="handoff", language=language,
                         reasons=reasons, reply=acknowledgement if reply else "", handoff_id=handoff_id,
                         conversation_id=cid, error=error)
         return Outcome(status="processed", route="handoff", reason=reason, decision=decision, language=language,
                        reply=reply, error=error, conversation_id=cid, sender=mail.sender or address,
                        subject=mail.subject, text=mail.body)
 
-    def _reply(self, mail: ParsedMail, cid: str, text: str, language: str) -> NewOutbound:
-        message_id = reply_message_id(mail.message_id, self.config.message_id_domain)
+    def _reply(self, mail: ParsedMail, cid: str, text: str, language: str, key: str) -> NewOutbound:
+        """The automatic reply to `mail` (threaded on its Message-ID; our own id derived
+        from the queue key, so a second mail under a reused id gets a reply of its own)."""
+        message_id = reply_message_id(key, self.config.message_id_domain)
         parent = ReplyTo(mail.message_id, mail.references, mail.subject, mail.reply_address)
         msg = compose_reply(parent, text, language=language, from_address=self.config.from_address,
                             from_name=self.config.from_name, message_id=message_id, date=self.clock())
@@ -283,6 +287,7 @@ class Worker:
             self.store.mark_outbound(row.id, "unconfirmed", str(exc))
             logs.event(log, "reply_unconfirmed", logging.ERROR, message_id=row.message_id,
                        conversation_id=row.conversation_id, error=str(exc))
+            self.reply_undelivered(row, "unconfirmed", str(exc))
             return
         except RelayError as exc:
             if isinstance(exc, RelayTemporaryError) and row.attempts < self.config.options.send_attempts:
@@ -294,17 +299,43 @@ class Worker:
                 self.store.mark_outbound(row.id, "failed", f"{exc} (after {row.attempts} attempts)")
                 logs.event(log, "reply_failed", logging.ERROR, message_id=row.message_id,
                            conversation_id=row.conversation_id, attempts=row.attempts, error=str(exc))
+                self.reply_undelivered(row, "failed", str(exc))
             return
         except Exception as exc:  # the reply file vanished, a bug: keep it visible, keep going
             self.store.mark_outbound(row.id, "failed", f"{type(exc).__name__}: {exc}")
             logs.event(log, "reply_failed", logging.ERROR, message_id=row.message_id,
                        conversation_id=row.conversation_id, error=repr(exc))
+            self.reply_undelivered(row, "failed", f"{type(exc).__name__}: {exc}")
             return
         self.crash("after_relay_accept", message_id=row.message_id)
         self.store.mark_sent(row.id)
         logs.event(log, "reply_sent", message_id=row.message_id, conversation_id=row.conversation_id,
                    recipient=row.recipient, kind=row.kind, attempt=row.attempts)
         self.crash("after_sent", message_id=row.message_id)
+
+    def reply_undelivered(self, row: OutboundRow, state: str, error: str) -> None:
+        """The bot's reply to a customer could not be delivered (or may not have been):
+        the conversation goes to staff — its open handoff gets a note, or a new handoff is
+        opened with the customer's mail and the undelivered reply as the draft. Staff
+        replies report their fate to the console themselves (staff_replies.py)."""
+        if row.kind != "auto_reply":
+            return
+        try:
+            inbound = self.store.inbound_of_reply(row.id)
+            note = f"the reply to {row.recipient} was not delivered ({state}): {error}"
+            existing = self.handoffs.store.open_handoff_for("email", row.conversation_id)
+            if existing is not None:
+                self.handoffs.store.add_event(existing, "email", "delivery_failed", note)
+                return
+            received = dt.datetime.fromtimestamp(inbound["received_at"] if inbound else time.time(), dt.timezone.utc)
+            self.handoffs.record_failure(
+                row.conversation_id, inbound["message_id"] if inbound else row.message_id,
+                (inbound or {}).get("sender") or row.recipient, (inbound or {}).get("subject") or "",
+                f"[{note}]\n\n{(inbound or {}).get('text') or ''}", (inbound or {}).get("language") or
+                self.config.default_language, ["reply_undelivered"], "", received,
+                drafted_answer=self.store.outbound(row.message_id)["text"] if self.store.outbound(row.message_id) else None)
+        except Exception as exc:  # the conversation record is down: the row stays visible in `mail status`
+            logs.event(log, "reply_undelivered_not_handed_over", logging.ERROR, message_id=row.message_id, error=repr(exc))
 
     # -- loops -----------------------------------------------------------------------
     def run_processing(self, stop: threading.Event) -> None:

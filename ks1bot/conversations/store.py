@@ -223,6 +223,14 @@ class HandoffStore:
         except IntegrityError:  # the same mail again (a retry after a crash)
             pass
 
+    def add_event(self, handoff_id: int, actor: str, action: str, detail: str) -> None:
+        """A note in a handoff's audit trail from a channel ("delivery_failed: …")."""
+        def run() -> None:
+            with self.Session.begin() as session:
+                session.add(AuditEvent(handoff_id=handoff_id, actor=actor, action=action, detail=detail[:2000],
+                                       at=self.clock()))
+        self._guard(run)
+
     def open_handoff_for(self, channel: str, conversation_id: str, not_from: Optional[str] = None) -> Optional[int]:
         """The handoff a conversation is in (open or claimed), if any: while there is one,
         the conversation is with staff. `not_from`: leave out a handoff that this source

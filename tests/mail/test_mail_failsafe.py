@@ -167,3 +167,39 @@ def test_bare_thanks():
     forwarded = "Danke\n\n-------- Weitergeleitete Nachricht --------\nBetreff: x\n\nKS1 stürzt ab.\n"
     assert not bare_thanks(parse_mail(m.plain("WG: x", forwarded)))
     assert not bare_thanks(parse_mail(m.plain("Danke", "Danke. " + "Noch eine lange Frage zu KS1 " * 10)))
+
+
+def test_an_internationalised_address_is_answered_over_smtputf8(gateway, sink, stub_router):
+    gw = gateway(stub_router, relay=sink)
+    raw = ("From: Jürgen <jürgen@bäckerei.example>\r\nTo: support@ks1-support.example\r\nSubject: KS1 Fehler\r\n"
+           "Message-ID: <idn-1@bäckerei.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "KS1 zeigt einen Fehler beim Buchen.\r\n").encode("utf-8")
+    send(gw, raw)
+    [reply] = sink.wait_for(1)
+    assert reply.rcpt_tos == ["jürgen@bäckerei.example"]
+
+
+def test_a_reply_the_relay_refuses_for_good_goes_to_staff(gateway, stub_router):
+    from aiosmtpd.controller import Controller
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            return "550 5.1.1 no such user"
+
+    from tests.support.ports import free_port
+
+    port = free_port()
+    relay = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        gw = gateway(stub_router, relay=port, send_attempts=1)
+        send(gw, m.plain("Frage", "Bitte um Rückruf zu KS1 Update.", message_id="<refused-1@musterhandel.example>"))
+        assert wait_until(lambda: gw.store.query("SELECT 1 FROM outbound WHERE state='failed'"))
+        assert wait_until(lambda: any(h.conversation_id == "<refused-1@musterhandel.example>"
+                                      for h in gw.handoffs.list(channel="email")))
+        handoff = handoff_of(gw, "<refused-1@musterhandel.example>")
+        # a handed-off mail: its handoff is there already and gets a note; otherwise a new one
+        actions = [e.action for e in handoff.events]
+        assert "delivery_failed" in actions or "reply_undelivered" in handoff.reasons
+    finally:
+        relay.stop()

@@ -18,7 +18,9 @@ def reply(store, mid="<r1@ks1bot.invalid>", cid="<m1@x>", to="k@x.example"):
 def test_enqueue_is_durable_and_deduplicated(tmp_path):
     store = MailStore(tmp_path)
     first = store.enqueue(m.plain("a", "b", message_id="<m1@x>"), "smtp")
-    again = store.enqueue(m.plain("a", "b changed in transit", message_id="<m1@x>"), "imap", imap=("acct", 7, 3))
+    # the same mail again, with headers added in transit: a duplicate
+    again = store.enqueue(b"Received: by mx.example\r\n" + m.plain("a", "b", message_id="<m1@x>"), "imap",
+                          imap=("acct", 7, 3))
     assert not first.duplicate and again.duplicate and again.id == first.id
     row = store.query("SELECT * FROM inbound")[0]
     assert (row["status"], row["imap_uid"], row["imap_moved"]) == ("queued", 3, 0)
@@ -82,3 +84,15 @@ def test_imap_moves_and_uidvalidity(tmp_path):
     store.mark_moved([first.id])
     assert store.pending_moves("acct", 7) == []
     assert store.forget_uids("acct", 8) == 1
+
+
+def test_a_different_mail_under_a_used_message_id_is_kept(tmp_path):
+    store = MailStore(tmp_path)
+    first = store.enqueue(m.plain("a", "KS1 Fehler 1", message_id="<same@x>"), "smtp")
+    again = store.enqueue(b"Return-Path: <k@x>\r\n" + m.plain("a", "KS1 Fehler 1", message_id="<same@x>"), "imap",
+                          imap=("acct", 1, 5))
+    other = store.enqueue(m.plain("b", "Ein ganz anderer Text", message_id="<same@x>"), "smtp")
+    assert again.duplicate and again.id == first.id          # the same mail twice: stored once
+    assert not other.duplicate and other.id != first.id       # another mail under the same id: kept
+    assert other.message_id.startswith("<reused-") and other.message_id.endswith(".same@x>")
+    assert store.summary()["duplicates"] == 1
