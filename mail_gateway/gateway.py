@@ -68,7 +68,7 @@ class MailGateway:
         crash: Callable[..., None] = lambda step, **_ids: None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         imap_client_factory=None,
-        senders: int = 1,
+        senders: Optional[int] = None,
     ) -> None:
         """`handoffs`/`outbox`: the conversation record (which threads are with staff;
         the staff replies to send). `crash(step, **ids)` is called at each named step of
@@ -94,7 +94,8 @@ class MailGateway:
             kwargs = {"client_factory": imap_client_factory} if imap_client_factory else {}
             self.imap = ImapPoller(config.imap, self.store, config.options, on_enqueued=self.worker.wake_processing.set,
                                    crash=self.crash, **kwargs)
-        self._senders = senders
+        #: Sender threads (each with its own relay connection): mail.relay_connections.
+        self._senders = max(1, senders if senders is not None else config.options.relay_connections)
         files = handoffs.files
         self.retention = RetentionJob(lambda: retention_cleanup(self.store, files, config.outbox_dir,
                                                                 config.options.retention_days))
@@ -107,6 +108,7 @@ class MailGateway:
 
     def start(self) -> None:
         recovered = self.store.recover(self.worker.me)
+        recovered["unconfirmed_to_staff"] = self.worker.hand_over_unconfirmed()
         logs.event(log, "gateway_starting", data_dir=str(self.config.data_dir), **recovered,
                    smtp=f"{self.config.smtp_listen[0]}:{self.config.smtp_listen[1]}" if self.config.smtp_listen else None,
                    imap=self.config.imap.describe() if self.config.imap else None,

@@ -139,6 +139,50 @@ def repair_header_block(raw: bytes, start: int) -> bytes:
     return b"\n".join(out) + raw[block_end:]
 
 
+_B64_CTE = re.compile(rb"(?i)content-transfer-encoding:[ \t]*base64[ \t]*\r?$", re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+#: Base64 bodies longer than this are handed to the parser as one line.
+COMPACT_BASE64_BYTES = 64 * 1024
+
+
+def compact_base64(raw: bytes) -> bytes:
+    """The mail with each large base64 body on one line. Python's MIME parser handles a
+    mail line by line in Python (a 4 MB attachment: 55,000 lines, ~100 ms); a base64
+    body decodes the same without its line breaks. Only bodies that are nothing but
+    base64 characters are joined, so no text part changes."""
+    if len(raw) < COMPACT_BASE64_BYTES:
+        return raw
+    pieces, position = [], 0
+    lowered = raw.lower()
+    found = lowered.find(b"content-transfer-encoding", 0)
+    while found >= 0:
+        line_start = lowered.rfind(b"\n", 0, found) + 1
+        match = _B64_CTE.match(raw, line_start)
+        found = lowered.find(b"content-transfer-encoding", found + 25)
+        if match is None or match.start() < position:
+            continue
+        blank = _BLANK_LINE.search(raw, match.end())
+        if blank is None:
+            break
+        start = blank.end()
+        end = raw.find(b"\n--", start)
+        end = len(raw) if end < 0 else end
+        if end - start < COMPACT_BASE64_BYTES:
+            continue
+        joined = raw[start:end].replace(b"\r", b"").replace(b"\n", b"")
+        if joined.translate(None, _BASE64_BYTES):
+            continue  # not only base64: leave it as it is
+        pieces += [raw[position:start], joined, b"\r\n"]
+        position = end + 1 if end < len(raw) else end
+        if position > found >= 0:
+            found = lowered.find(b"content-transfer-encoding", position)
+    if not pieces:
+        return raw
+    pieces.append(raw[position:])
+    return b"".join(pieces)
+
+
 def _header_block(raw: bytes, start: int) -> bytes:
     end = re.search(rb"\r?\n\r?\n", raw[start:])
     return raw[start:start + end.start()] if end else raw[start:start + 65536]
@@ -529,7 +573,7 @@ def _envelope(envelope_sender: Optional[str]) -> str:
 
 
 def _parse(raw: bytes, start: int, envelope_sender: Optional[str], whole: Optional[bytes] = None) -> ParsedMail:
-    msg = email.message_from_bytes(repair_header_block(raw, start), policy=email.policy.compat32)
+    msg = email.message_from_bytes(compact_base64(repair_header_block(raw, start)), policy=email.policy.compat32)
     raw = raw if whole is None else whole
     fields = Headers.of(msg)
     found_id = normalize_message_id(fields.raw("Message-ID"))

@@ -9,6 +9,8 @@ Tables:
                    or unconfirmed / failed; attempts and the next try — the bot's
                    automatic replies and the staff replies taken from the outbox
     state          small key/value facts (IMAP UIDVALIDITY, counters)
+    imap_copies    further copies of a mail in the mailbox (the same mail twice): moved
+                   with it
 
 Whether a thread is with staff is not kept here: the conversation record
 (ks1bot.conversations, the handoff store) says so.
@@ -98,6 +100,14 @@ CREATE INDEX IF NOT EXISTS outbound_due ON outbound(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbound_recipient ON outbound(recipient, kind, created_at);
 CREATE INDEX IF NOT EXISTS outbound_conversation ON outbound(conversation_id, kind, created_at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS imap_copies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    inbound_id INTEGER NOT NULL,
+    imap_account TEXT NOT NULL,
+    imap_uidvalidity INTEGER NOT NULL,
+    imap_uid INTEGER NOT NULL,
+    imap_moved INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -170,7 +180,7 @@ def body_digest(raw: bytes) -> str:
     mail delivered twice has the same body, whatever its transport headers say."""
     end = re.search(rb"\r?\n\r?\n", raw)
     body = raw[end.end():] if end else b""
-    return hashlib.sha256(re.sub(rb"\r\n", b"\n", body).rstrip()).hexdigest()
+    return hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
 
 
 def reused_id_key(message_id: str, body: str) -> str:
@@ -289,9 +299,17 @@ class MailStore:
                 row = db.execute("SELECT id, body_sha256 FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
             if row is not None:
                 if imap is not None:
-                    db.execute(
-                        "UPDATE inbound SET imap_account=?, imap_uidvalidity=?, imap_uid=?, imap_moved=0, updated_at=? "
-                        "WHERE id=?", (*imap, now, row["id"]))
+                    held = db.execute("SELECT imap_account, imap_uidvalidity, imap_uid, imap_moved FROM inbound "
+                                      "WHERE id=?", (row["id"],)).fetchone()
+                    if held["imap_account"] is not None and held["imap_moved"] == 0 and \
+                            (held["imap_account"], held["imap_uidvalidity"], held["imap_uid"]) != tuple(imap):
+                        # the first copy is still in the mailbox: both leave it once the outcome is stored
+                        db.execute("INSERT INTO imap_copies(inbound_id, imap_account, imap_uidvalidity, imap_uid) "
+                                   "VALUES (?,?,?,?)", (row["id"], *imap))
+                    else:
+                        db.execute(
+                            "UPDATE inbound SET imap_account=?, imap_uidvalidity=?, imap_uid=?, imap_moved=0, "
+                            "updated_at=? WHERE id=?", (*imap, now, row["id"]))
                 db.execute(
                     "INSERT INTO state(key, value) VALUES('duplicates', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
@@ -486,22 +504,33 @@ class MailStore:
     def forget_uids(self, account: str, uidvalidity: int) -> int:
         """UIDVALIDITY changed: UIDs of the old epoch mean nothing any more."""
         with self._tx() as db:
+            db.execute("UPDATE imap_copies SET imap_moved=-1 WHERE imap_account=? AND imap_moved=0 "
+                       "AND imap_uidvalidity != ?", (account, uidvalidity))
             return db.execute("UPDATE inbound SET imap_moved=-1, updated_at=? WHERE imap_account=? AND imap_moved=0 "
                               "AND imap_uidvalidity != ?", (self.clock(), account, uidvalidity)).rowcount
 
     def pending_moves(self, account: str, uidvalidity: int) -> List[Tuple[int, int, str]]:
-        """(row id, uid, status) of mails whose outcome is stored but which are still in the mailbox."""
-        rows = self._db().execute(
+        """(key, uid, status) of mails whose outcome is stored but which are still in the
+        mailbox: the key is the row id, or minus the id of a further copy (`imap_copies`)."""
+        db = self._db()
+        rows = db.execute(
             "SELECT id, imap_uid, status FROM inbound WHERE imap_account=? AND imap_uidvalidity=? AND imap_moved=0 "
             "AND status IN ('processed', 'ignored', 'failed') ORDER BY id", (account, uidvalidity))
-        return [(r["id"], r["imap_uid"], r["status"]) for r in rows]
+        moves = [(r["id"], r["imap_uid"], r["status"]) for r in rows]
+        copies = db.execute(
+            "SELECT c.id, c.imap_uid, i.status FROM imap_copies c JOIN inbound i ON i.id = c.inbound_id "
+            "WHERE c.imap_account=? AND c.imap_uidvalidity=? AND c.imap_moved=0 "
+            "AND i.status IN ('processed', 'ignored', 'failed') ORDER BY c.id", (account, uidvalidity))
+        return moves + [(-r["id"], r["imap_uid"], r["status"]) for r in copies]
 
     def mark_moved(self, ids: Iterable[int]) -> None:
         ids = list(ids)
         if not ids:
             return
         with self._tx() as db:
-            db.executemany("UPDATE inbound SET imap_moved=1, updated_at=? WHERE id=?", [(self.clock(), i) for i in ids])
+            db.executemany("UPDATE inbound SET imap_moved=1, updated_at=? WHERE id=?",
+                           [(self.clock(), i) for i in ids if i > 0])
+            db.executemany("UPDATE imap_copies SET imap_moved=1 WHERE id=?", [(-i,) for i in ids if i < 0])
 
     # -- retention -------------------------------------------------------------------
     def purge(self, before: float, outbox_dir: Optional[Path] = None, dry_run: bool = False) -> Dict[str, int]:

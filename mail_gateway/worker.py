@@ -313,20 +313,34 @@ class Worker:
                    recipient=row.recipient, kind=row.kind, attempt=row.attempts)
         self.crash("after_sent", message_id=row.message_id)
 
-    def reply_undelivered(self, row: OutboundRow, state: str, error: str) -> None:
+    def hand_over_unconfirmed(self) -> int:
+        """At start: replies that `recover` found caught mid-send (they may or may not have
+        reached the customer) go to staff like undelivered ones, once each."""
+        handed = 0
+        for row in self.store.query("SELECT * FROM outbound WHERE state='unconfirmed' AND kind='auto_reply'"):
+            key = f"staff_told:{row['id']}"
+            if self.store.state_get(key) is None:
+                outbound = OutboundRow(row["id"], row["message_id"], row["conversation_id"], row["kind"],
+                                       row["recipient"], row["eml_path"], row["state"], row["attempts"])
+                if self.reply_undelivered(outbound, "unconfirmed", row["last_error"] or ""):
+                    self.store.state_set(key, "1")
+                    handed += 1
+        return handed
+
+    def reply_undelivered(self, row: OutboundRow, state: str, error: str) -> bool:
         """The bot's reply to a customer could not be delivered (or may not have been):
         the conversation goes to staff — its open handoff gets a note, or a new handoff is
         opened with the customer's mail and the undelivered reply as the draft. Staff
         replies report their fate to the console themselves (staff_replies.py)."""
         if row.kind != "auto_reply":
-            return
+            return False
         try:
             inbound = self.store.inbound_of_reply(row.id)
             note = f"the reply to {row.recipient} was not delivered ({state}): {error}"
             existing = self.handoffs.store.open_handoff_for("email", row.conversation_id)
             if existing is not None:
                 self.handoffs.store.add_event(existing, "email", "delivery_failed", note)
-                return
+                return True
             received = dt.datetime.fromtimestamp(inbound["received_at"] if inbound else time.time(), dt.timezone.utc)
             self.handoffs.record_failure(
                 row.conversation_id, inbound["message_id"] if inbound else row.message_id,
@@ -334,8 +348,10 @@ class Worker:
                 f"[{note}]\n\n{(inbound or {}).get('text') or ''}", (inbound or {}).get("language") or
                 self.config.default_language, ["reply_undelivered"], "", received,
                 drafted_answer=self.store.outbound(row.message_id)["text"] if self.store.outbound(row.message_id) else None)
+            return True
         except Exception as exc:  # the conversation record is down: the row stays visible in `mail status`
             logs.event(log, "reply_undelivered_not_handed_over", logging.ERROR, message_id=row.message_id, error=repr(exc))
+            return False
 
     # -- loops -----------------------------------------------------------------------
     def run_processing(self, stop: threading.Event) -> None:

@@ -116,3 +116,21 @@ def test_same_message_twice_is_stored_once(gateway, sink, stub_router):
     assert len(gw.store.query("SELECT * FROM inbound")) == 1
     time.sleep(0.3)
     assert len(sink.received) == 1
+
+
+def test_message_data_arrives_byte_for_byte(gateway, stub_router):
+    # the listener reads DATA in large pieces: end of data, dot-stuffing, bare dots and long lines as RFC 5321 says
+    gw = gateway(stub_router)
+    body = (b"Zeile mit Punkt am Ende.\r\n.\r\n" + b".beginnt mit Punkt\r\n..zwei Punkte\r\n" + b"x" * 70_000
+            + b"\r\nletzte Zeile.")
+    raw = (b"From: a@musterhandel.example\r\nSubject: Punkte\r\nMessage-ID: <dots-1@musterhandel.example>\r\n\r\n"
+           + body + b"\r\n")
+    host, port = gw.config.smtp_listen
+    with smtplib.SMTP(host, port, timeout=30) as client:   # smtplib dot-stuffs as a sending server does
+        client.sendmail("a@musterhandel.example", ["support@ks1-support.example"], raw)
+        client.sendmail("a@musterhandel.example", ["support@ks1-support.example"],
+                        b"From: a@musterhandel.example\r\nMessage-ID: <one-line@x>\r\n\r\nnur eine Zeile")
+    stored = {r["message_id"]: (gw.store.directory / r["raw_path"]).read_bytes()
+              for r in gw.store.query("SELECT * FROM inbound")}
+    assert stored["<dots-1@musterhandel.example>"].endswith(raw)
+    assert stored["<one-line@x>"].endswith(b"\r\n\r\nnur eine Zeile\r\n")

@@ -96,3 +96,16 @@ def test_a_different_mail_under_a_used_message_id_is_kept(tmp_path):
     assert not other.duplicate and other.id != first.id       # another mail under the same id: kept
     assert other.message_id.startswith("<reused-") and other.message_id.endswith(".same@x>")
     assert store.summary()["duplicates"] == 1
+
+
+def test_the_same_mail_twice_in_the_mailbox_leaves_it_twice(tmp_path):
+    store = MailStore(tmp_path)
+    raw = m.plain("a", "b", message_id="<twice@x>")
+    first = store.enqueue(raw, "imap", imap=("acct", 7, 1))
+    second = store.enqueue(raw, "imap", imap=("acct", 7, 2))   # still unmoved copy 1: both must go
+    assert second.duplicate and second.id == first.id
+    store.finish(first.id, Outcome(status="ignored", conversation_id="<twice@x>"))
+    moves = store.pending_moves("acct", 7)
+    assert sorted(uid for _key, uid, _status in moves) == [1, 2]
+    store.mark_moved(key for key, _uid, _status in moves)
+    assert store.pending_moves("acct", 7) == []
