@@ -39,10 +39,16 @@ _OOO_SUBJECT = re.compile(
     _SUBJECT_TAGS + r"(?:abwesenheits(?:notiz|meldung|nachricht|info)|urlaubsabwesenheit|ich bin nicht im büro|"
     r"out of (?:the )?office|automatische antwort|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
     r"autoresponder|ooo|postfach nicht mehr aktiv|mailbox (?:no longer|not) (?:active|monitored)|"
-    r"abwesenheitsassistent)\b"
+    r"abwesenheitsassistent|"
+    # auto-reply subjects of other European languages
+    r"automatyczna odpowied[zź]|réponse automatique|respuesta automática|risposta automatica|"
+    r"automatisch antwoord|automatické odpovědi|automatikus válasz|automatisk svar)\b"
     # words a person may use as a subject count only as the prefix an auto-responder adds
     r"|" + _SUBJECT_TAGS + r"(?:abwesend|abwesenheit|nicht im büro|urlaub|elternzeit|betriebsurlaub|betriebsferien|"
-    r"vacation(?: reply)?|on leave)\s*[:\-–]",
+    r"vacation(?: reply)?|on leave)\s*[:\-–]"
+    # the auto-responder's mark as a tag: "[Automatyczna odpowiedź ] test"
+    r"|\[\s*(?:automatyczna odpowied[zź]|auto-?reply|automatic reply|automatische antwort|out of (?:the )?office|"
+    r"abwesenheitsnotiz|réponse automatique|respuesta automática|risposta automatica)\s*\]",
     re.IGNORECASE,
 )
 #: Read receipts (MDNs sent as plain mail) and the confirmations of ticket systems.
@@ -105,7 +111,8 @@ _OOO_BODY_WEAK = re.compile(
 _BOUNCE_SENDER = re.compile(r"^(mailer-daemon|mail delivery (system|subsystem))\b", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"^(undeliver(able|ed)|delivery status notification|mail delivery failed|returned mail|"
-    r"unzustellbar|nicht zustellbar|zustellungsbericht|delivery (has )?failed)",
+    r"unzustellbar|nicht zustellbar|zustellungsbericht|delivery (has )?failed|delivery failure|"
+    r"undeliverable mail|non remis|no se puede entregar|impossibile recapitare)",
     re.IGNORECASE,
 )
 #: Envelope senders of lists and bulk mailers (RFC 3834 §2: owner-*, *-request; VERP
@@ -418,7 +425,7 @@ def _missing_from(m: MailFacts) -> bool:
 
 
 def _no_reply_sender(m: MailFacts) -> bool:
-    for address in (m.sender_address, _address(m.header("Reply-To") or "")):
+    for address in (m.sender_address, _address(m.header("Reply-To") or ""), _address(m.header("Sender") or "")):
         if address and _NOREPLY.match(_local(address)):
             return True
     return False

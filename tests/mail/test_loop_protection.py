@@ -137,8 +137,14 @@ def test_people_writing_about_absence_or_receipts_are_not_auto_replies(subject, 
     (dict(headers=(("X-Spam-Flag", "YES"),)), "spam_verdict"),
     # our own domain and addresses
     (dict(sender="KS1 Support <support@ks1-support.example>"), "own_address"),
-    # two doubts together
+    # two doubts together (the noreply address may stand in Sender)
     (dict(sender="noreply@tine.example", headers=(("Precedence", "bulk"),)), "doubts:no_reply_sender+precedence_bulk"),
+    (dict(sender="Alarm <alarm@tine.example>", headers=(("Sender", "noreply@tine.example"), ("Precedence", "bulk"))),
+     "doubts:no_reply_sender+precedence_bulk"),
+    # bounces and auto-replies of other mail systems and languages
+    (dict(subject="DELIVERY FAILURE: User hans not listed in Domino Directory"), "bounce"),
+    (dict(subject="[Automatyczna odpowiedź ] test"), "out_of_office"),
+    (dict(subject="Réponse automatique : Commande"), "out_of_office"),
 ])
 def test_machine_classes(kw, rule):
     kw.setdefault("subject", "Info")
