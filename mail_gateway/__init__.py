@@ -7,7 +7,8 @@ conversation outbox.
 Modules:
     config          — the resolved settings of `ks1bot mail serve` (CLI > env > file)
     errors          — the exception tree
-    parsing         — MIME → ParsedMail (pure)
+    parsing         — MIME → ParsedMail (pure; never raises)
+    mime_text       — charsets and HTML of MIME parts to text (pure)
     threads         — thread roots / conversation ids (pure)
     loop_protection — RFC 3834: mail that must never get an automatic reply (pure; the
                       one list of our own addresses)
