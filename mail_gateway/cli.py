@@ -169,7 +169,9 @@ def cmd_cleanup(args: argparse.Namespace, open_files: Optional[FilesFactory] = N
         return _refuse(f"--days must be more than 0 (it is {days}); the default is mail.retention_days.")
     mail_dir = data_dir / "mail"
     store = MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() else None
-    files = open_files(settings, data_dir) if open_files is not None else None
+    # no attachments folder: nothing of the conversation record's files to delete (and no
+    # database to create for nothing)
+    files = open_files(settings, data_dir) if open_files is not None and (data_dir / "attachments").is_dir() else None
     counts = retention_cleanup(store or NoQueue(), files, mail_dir / "outbox", days, args.dry_run)
     if args.json:
         print(json.dumps(counts))

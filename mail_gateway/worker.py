@@ -241,6 +241,8 @@ class Worker:
                               if not may_answer else [])
         handoff_id = self.handoffs.record_failure(cid, row.message_id, mail.from_address or address or "",
                                                   mail.subject, text, language, reasons, acknowledgement, received)
+        # a handoff this mail opened before the failure is the one returned: the trail says what failed
+        self.handoffs.store.add_event(handoff_id, "email", reason, error)
         reply = None
         if acknowledgement:
             try:
