@@ -13,6 +13,9 @@ and measures
 2. latency with IMAP IDLE — mails appended to the Dovecot INBOX one at a time at R per
    second; seconds from the APPEND to the reply at the sink, p50 / p95 / max.
 
+In both phases every tenth mail (`--attachment-share`) carries an attachment of 1 to 5 MB
+(the gateway stores it with the conversation, as in production).
+
 Targets (README): ≥ 20 mails/s, p95 ≤ 2 s on 2 cores. `--quick` is the CI smoke run
 (few mails, no targets enforced). Needs root and Debian's dovecot-imapd for phase 2
 (skipped with a note otherwise).
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import smtplib
 import statistics
 import subprocess
@@ -58,13 +62,27 @@ def texts():
     return FALLBACK_TEXTS
 
 
-def mail(i: int, subject: str, body: str, prefix: str) -> bytes:
+MB = 1024 * 1024
+
+
+def attachment_size(i: int, share: float) -> int:
+    """0, or 1 to 5 MB for `share` of the mails (every 10th at 0.1), sizes cycling 1…5 MB."""
+    if share <= 0:
+        return 0
+    every = max(1, round(1 / share))
+    return (1 + (i // every) % 5) * MB if i % every == every // 2 else 0
+
+
+def mail(i: int, subject: str, body: str, prefix: str, attachment: int = 0) -> bytes:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = f"Kunde {i} <{prefix}{i}@musterhandel.example>"
     msg["To"] = "support@ks1-support.example"
     msg["Subject"] = subject
     msg["Message-ID"] = f"<{prefix}-{i}-{time.time_ns()}@musterhandel.example>"
     msg.set_content(body)
+    if attachment:  # a scan or a log file: bytes that do not compress
+        msg.add_attachment(random.Random(i).randbytes(attachment), maintype="application", subtype="pdf",
+                           filename=f"Protokoll-{i}.pdf")
     return msg.as_bytes()
 
 
@@ -73,9 +91,8 @@ def start_gateway(data: Path, smtp_port: int, sink: SmtpSink, imap_url: str | No
                "--relay", f"127.0.0.1:{sink.port}", "--data-dir", str(data)]
     if imap_url:
         command += ["--imap", imap_url]
-    # handoffs go to a conversation record of the run's own, not the repository's var/
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2",
-               KS1BOT_DATABASE_URL=f"sqlite:///{data / 'ks1bot.db'}")
+    # --data-dir places all of the gateway's data there: queue, handoffs, files (not the repository's var/)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     log = open(data / "gateway.log", "w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -93,11 +110,13 @@ def handled(data: Path) -> dict:
     return {"done": done, "replies_open": summary["replies"]["pending"] + summary["replies"]["sending"]}
 
 
-def throughput(data: Path, smtp_port: int, sink: SmtpSink, count: int, connections: int = 4) -> dict:
+def throughput(data: Path, smtp_port: int, sink: SmtpSink, count: int, share: float, connections: int = 4) -> dict:
     """Mails per second from the first SMTP send until every mail has its outcome stored
     and every reply is at the sink (thanks-only mails get no reply, as in production)."""
     pool = texts()
-    mails = [mail(i, *pool[i % len(pool)], prefix="tp") for i in range(count)]
+    mails = [mail(i, *pool[i % len(pool)], prefix="tp", attachment=attachment_size(i, share)) for i in range(count)]
+    with_files = sum(1 for i in range(count) if attachment_size(i, share))
+    megabytes = sum(len(raw) for raw in mails) / MB
     base = handled(data)["done"]
     before = len(sink.received)
     started = time.monotonic()
@@ -122,16 +141,18 @@ def throughput(data: Path, smtp_port: int, sink: SmtpSink, count: int, connectio
     elapsed = time.monotonic() - started
     done = handled(data)["done"] - base
     return {"mails": count, "done": done, "replies": len(sink.received) - before, "accepted_s": round(accepted, 2),
-            "seconds": round(elapsed, 2), "mails_per_s": round(done / elapsed, 1) if elapsed > 0 else 0.0}
+            "seconds": round(elapsed, 2), "mails_per_s": round(done / elapsed, 1) if elapsed > 0 else 0.0,
+            "with_attachment": with_files, "megabytes": round(megabytes, 1)}
 
 
-def latency(data: Path, dovecot: Dovecot, sink: SmtpSink, count: int, rate: float) -> dict:
+def latency(data: Path, dovecot: Dovecot, sink: SmtpSink, count: int, rate: float, share: float) -> dict:
     """Seconds from the APPEND to the reply at the sink (or, for a mail that gets no reply,
     to its stored outcome)."""
     pool = texts()
     waits = []
+    files = []
     for i in range(count):
-        raw = mail(i, *pool[i % len(pool)], prefix="lat")
+        raw = mail(i, *pool[i % len(pool)], prefix="lat", attachment=attachment_size(i, share))
         base, before = handled(data)["done"], len(sink.received)
         sent = time.time()
         dovecot.append(raw)
@@ -143,11 +164,14 @@ def latency(data: Path, dovecot: Dovecot, sink: SmtpSink, count: int, rate: floa
             time.sleep(0.01)
         got = sink.wait_for(before + 1, timeout=0.2)
         waits.append((got[before].at if len(got) > before else time.time()) - sent)
+        if attachment_size(i, share):
+            files.append(waits[-1])
         time.sleep(max(0.0, 1.0 / rate - (time.time() - sent)))
     waits.sort()
     p95 = waits[min(len(waits) - 1, int(round(0.95 * (len(waits) - 1))))]
     return {"mails": count, "replies": len(waits), "p50_s": round(statistics.median(waits), 3),
-            "p95_s": round(p95, 3), "max_s": round(max(waits), 3)}
+            "p95_s": round(p95, 3), "max_s": round(max(waits), 3), "with_attachment": len(files),
+            "attachment_max_s": round(max(files), 3) if files else None}
 
 
 def main(argv=None) -> int:
@@ -156,6 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mails", type=int, help="throughput mails (default 300; quick 20)")
     parser.add_argument("--latency-mails", type=int, help="IMAP latency mails (default 40; quick 5)")
     parser.add_argument("--rate", type=float, default=2.0, help="IMAP mails per second in the latency phase")
+    parser.add_argument("--attachment-share", type=float, default=0.1,
+                        help="share of the mails with a 1–5 MB attachment (default 0.1; 0: none)")
     args = parser.parse_args(argv)
     count = args.mails or (20 if args.quick else 300)
     lat_count = args.latency_mails or (5 if args.quick else 40)
@@ -170,20 +196,26 @@ def main(argv=None) -> int:
     try:
         wait_for_port(smtp_port, timeout=600)
         print(f"gateway up in {time.monotonic() - started:.1f} s (model load and warm-up)", flush=True)
-        tp = throughput(data, smtp_port, sink, count)
+        tp = throughput(data, smtp_port, sink, count, args.attachment_share)
         print(f"throughput: {tp['done']}/{tp['mails']} mails handled ({tp['replies']} replies at the sink) in "
-              f"{tp['seconds']} s = {tp['mails_per_s']} mails/s (SMTP accepted all in {tp['accepted_s']} s)", flush=True)
+              f"{tp['seconds']} s = {tp['mails_per_s']} mails/s (SMTP accepted all in {tp['accepted_s']} s; "
+              f"{tp['with_attachment']} mails with a 1–5 MB attachment, {tp['megabytes']} MB in all)", flush=True)
         lat = None
         if dovecot:
-            lat = latency(data, dovecot, sink, lat_count, args.rate)
+            lat = latency(data, dovecot, sink, lat_count, args.rate, args.attachment_share)
             print(f"IMAP IDLE latency (arrival → reply), {lat['mails']} mails at {args.rate}/s: "
-                  f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s", flush=True)
+                  f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s "
+                  f"({lat['with_attachment']} with a 1–5 MB attachment, slowest {lat['attachment_max_s']} s)",
+                  flush=True)
         else:
             print(f"IMAP latency skipped: {reason}", flush=True)
         status = subprocess.run([sys.executable, "-m", "ks1bot.app.cli", "mail", "status", "--data-dir", str(data), "--json"],
                                 cwd=ROOT, capture_output=True, text=True)
         summary = json.loads(status.stdout)
         print(f"queue after the run: {json.dumps(summary['inbound'])}, replies {json.dumps(summary['replies'])}")
+        stored = sum(1 for _ in (data / "attachments").rglob("*") if _.is_file()) if (data / "attachments").exists() \
+            else 0
+        print(f"attachment files stored with the conversations: {stored}; everything under {data}")
         ok = tp["done"] == tp["mails"] and (lat is None or lat["replies"] == lat["mails"])
         if not args.quick:
             ok = ok and tp["mails_per_s"] >= 20 and (lat is None or lat["p95_s"] <= 2.0)

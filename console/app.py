@@ -1,8 +1,14 @@
-"""The staff console web app (Starlette, ASGI): login, queue, detail, actions, live updates.
+"""The staff console web app (Starlette, ASGI): login, queue, detail, actions, live updates,
+the conversations' files.
 
 The console reads and writes the conversation record only: a reply or a hand-back is
 queued there (the outbox) and the channel's own process delivers it; the detail page
-follows the delivery live. It holds no channel credentials and imports no channel."""
+follows the delivery live. It holds no channel credentials and imports no channel.
+
+Files customers sent are untrusted: they are only ever served for download
+(`Content-Disposition: attachment`, `application/octet-stream`, `nosniff`, a sandboxing
+CSP). Images are previewed inline only when their bytes are PNG, JPEG, GIF or WebP
+(sniffed, whatever type the sender declared), served with that type and nothing else."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +21,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from console.auth import Auth, tokens_match
+from ks1bot.conversations.attachments import PREVIEW_TYPES, NewFile, sniff_image
 from ks1bot.conversations.db import StoreUnavailable
 from ks1bot.conversations.models import CHANNELS, PRIORITIES, STATUSES
 from ks1bot.conversations.store import HandoffStore
@@ -38,12 +45,25 @@ LOGIN_COOKIE = "ks1_login_csrf"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_FORM_BYTES = 2_000_000
+#: Files staff may attach to one reply, together (settings: mail.max_attachment_bytes).
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_UPLOAD_FILES = 20
+#: What a customer's file is served with: never run, never rendered, never sniffed.
+FILE_CSP = "default-src 'none'; sandbox"
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """`attachment; filename="ascii"; filename*=UTF-8''…` (RFC 6266), safe for any name."""
+    from urllib.parse import quote
+
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename) or "file"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, poll_seconds: float = 1.0,
-               extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+               extra_routes: Sequence[BaseRoute] = (), max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Starlette:
     """`extra_routes`: served by the same app (the chat widget's web side, mounted by the
-    start-up code)."""
+    start-up code). `max_upload_bytes`: the files of one staff reply together."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     def page(request: Request, name: str, context: Dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -58,12 +78,33 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
             return JSONResponse({"error": "Log in first."}, status_code=401)
         return RedirectResponse("/console/login", status_code=303)
 
-    async def form_of(request: Request) -> Dict[str, str]:
+    limit_mb = max(1, max_upload_bytes // (1024 * 1024))
+
+    async def form_of(request: Request, uploads: Optional[list] = None) -> Dict[str, str]:
+        """The form's text fields; with `uploads` (a list), the files of a multipart form
+        are appended to it as NewFile (at most `max_upload_bytes` together)."""
         length = int(request.headers.get("content-length") or 0)
-        if length > MAX_FORM_BYTES:
-            raise HTTPException(413, "The form is too large.")
-        form = await request.form()
-        return {k: str(v) for k, v in form.items()}
+        if length > (MAX_FORM_BYTES + max_upload_bytes if uploads is not None else MAX_FORM_BYTES):
+            raise HTTPException(413, f"The form is too large: attach at most {limit_mb} MB of files to one reply.")
+        try:
+            form = await request.form(max_files=MAX_UPLOAD_FILES if uploads is not None else 0,
+                                      max_part_size=MAX_FORM_BYTES)
+        except HTTPException as exc:  # too many files or fields
+            raise HTTPException(413, f"The form is too large ({exc.detail}).") from None
+        fields: Dict[str, str] = {}
+        total = 0
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if uploads is None or not value.filename:
+                    continue
+                data = await value.read()
+                total += len(data)
+                if total > max_upload_bytes:
+                    raise HTTPException(413, f"The files are too large: attach at most {limit_mb} MB to one reply.")
+                uploads.append(NewFile(value.filename, value.content_type or "application/octet-stream", data))
+            else:
+                fields.setdefault(key, str(value))
+        return fields
 
     def csrf_ok(form: Dict[str, str], csrf: str) -> bool:
         return tokens_match(csrf, form.get("csrf_token"))
@@ -71,12 +112,12 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
     def set_cookie(response: Response, name: str, value: str) -> None:
         response.set_cookie(name, value, httponly=True, samesite="lax", secure=secure_cookies, path="/console")
 
-    async def signed_in_form(request: Request):
+    async def signed_in_form(request: Request, uploads: Optional[list] = None):
         """(staff, form) of a logged-in POST with a valid CSRF token, or the response to send."""
         session = current(request)
         if session is None:
             return None, to_login(request)
-        form = await form_of(request)
+        form = await form_of(request, uploads)
         if not csrf_ok(form, session[1]):
             return None, forbidden(request)
         return (session[0], form), None
@@ -158,13 +199,15 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
         if handoff is None:
             raise HTTPException(404)
         return page(request, "detail.html", {
-            "staff": session[0], "csrf_token": session[1], "h": handoff,
+            "staff": session[0], "csrf_token": session[1], "h": handoff, "max_upload_mb": limit_mb,
             "form_token": secrets.token_urlsafe(16), "notice": request.query_params.get("notice", ""),
             "ok": request.query_params.get("ok", "1") == "1",
         })
 
     async def act(request: Request) -> Response:
-        signed_in, refusal = await signed_in_form(request)
+        uploads: list = []
+        signed_in, refusal = await signed_in_form(request, uploads if request.path_params["action"] == "reply"
+                                                  else None)
         if refusal is not None:
             return refusal
         who, form = signed_in
@@ -177,7 +220,7 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
         if action == "claim":
             result = store.claim(handoff_id, staff, key)
         elif action == "reply":
-            result = store.reply(handoff_id, staff, form.get("text", ""), key)
+            result = store.reply(handoff_id, staff, form.get("text", ""), key, files=uploads)
         elif action == "resolve":
             result = store.resolve(handoff_id, staff, key, form.get("note", ""))
         elif action == "hand-back":
@@ -186,6 +229,52 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
             raise HTTPException(404)
         query = urlencode({"notice": result.message, "ok": "1" if result.ok else "0"})
         return RedirectResponse(f"/console/handoffs/{handoff_id}?{query}", status_code=303)
+
+    # -- files -----------------------------------------------------------------------------
+    def file_of(request: Request):
+        if store.files is None:
+            raise HTTPException(404)
+        try:
+            view = store.files.get(int(request.path_params["file_id"]))
+        except (KeyError, ValueError):
+            raise HTTPException(404)
+        if view is None or not view.stored:
+            raise HTTPException(404)
+        return view
+
+    async def download(request: Request) -> Response:
+        """A conversation's file, always as a download."""
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        view = file_of(request)
+        try:
+            data = await asyncio.to_thread(store.files.read, view)
+        except OSError:
+            raise HTTPException(404)
+        logs.event(log, "file_downloaded", staff=session[0].name, file_id=view.id, conversation_id=view.conversation_id)
+        return Response(data, media_type="application/octet-stream", headers={
+            "Content-Disposition": content_disposition("attachment", view.filename),
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP,
+            "Cache-Control": "private, no-store"})
+
+    async def preview(request: Request) -> Response:
+        """An image, inline, only when its bytes are PNG, JPEG, GIF or WebP."""
+        if current(request) is None:
+            return to_login(request)
+        view = file_of(request)
+        if view.preview_type not in PREVIEW_TYPES:
+            raise HTTPException(404)
+        try:
+            data = await asyncio.to_thread(store.files.read, view)
+        except OSError:
+            raise HTTPException(404)
+        if sniff_image(data[:16]) != view.preview_type:
+            raise HTTPException(404)
+        return Response(data, media_type=view.preview_type, headers={
+            "Content-Disposition": content_disposition("inline", view.filename),
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP,
+            "Cache-Control": "private, no-store"})
 
     # -- API and live updates -------------------------------------------------------------
     def summary(h) -> Dict[str, Any]:
@@ -271,6 +360,8 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
             Route("/console/logout", logout, methods=["POST"]),
             Route("/console/handoffs/{handoff_id}", detail),
             Route("/console/handoffs/{handoff_id}/{action}", act, methods=["POST"]),
+            Route("/console/attachments/{file_id}", download),
+            Route("/console/attachments/{file_id}/preview", preview),
             Route("/console/api/handoffs", api_list),
             Route("/console/events", events),
             Mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -7,7 +7,8 @@ conversation outbox.
 Modules:
     config          — the resolved settings of `ks1bot mail serve` (CLI > env > file)
     errors          — the exception tree
-    parsing         — MIME → ParsedMail (pure)
+    parsing         — MIME → ParsedMail (pure; never raises)
+    mime_text       — charsets and HTML of MIME parts to text (pure)
     threads         — thread roots / conversation ids (pure)
     loop_protection — RFC 3834: mail that must never get an automatic reply (pure; the
                       one list of our own addresses)
@@ -21,6 +22,8 @@ Modules:
     handoffs        — threads with staff: read from and written to the conversation record
     worker          — processing one mail; the send loop
     staff_replies   — staff replies and hand-backs from the conversation outbox
+    headers         — the one tolerant layer every header is read through (pure)
+    retention       — deleting raw mails, replies and files older than the retention period
     gateway         — everything wired together, start()/stop()
     cli             — `ks1bot mail serve|status`
 """

@@ -10,14 +10,17 @@ import sys
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 #: (settings, resolved mail configuration) → a MailGateway with the Router and the
 #: conversation record; given by the start-up code (ks1bot.app.wiring.mail_gateway).
 GatewayFactory = Callable[[Any, Any], Any]
+#: (settings, data directory) → the conversation record's files
+#: (ks1bot.conversations.attachments.Attachments; ks1bot.app.wiring.attachments_in).
+FilesFactory = Callable[[Any, Path], Any]
 
 
-def register(subparsers, *, build_gateway: GatewayFactory) -> None:
+def register(subparsers, *, build_gateway: GatewayFactory, open_files: Optional[FilesFactory] = None) -> None:
     mail = subparsers.add_parser("mail", help="the email channel: run the gateway, show its queue")
     sub = mail.add_subparsers(dest="mail_command", required=True)
     serve = sub.add_parser(
@@ -35,6 +38,16 @@ def register(subparsers, *, build_gateway: GatewayFactory) -> None:
     status.add_argument("--data-dir", metavar="DIR", help="default: data_dir in settings")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
+    cleanup = sub.add_parser(
+        "cleanup", help="delete raw mails, sent replies and attachments older than the retention period",
+        description="Deletes what is older than mail.retention_days (default 365): the raw mails and composed "
+                    "replies of the mail queue, the outbox folder's .eml files and the conversations' files "
+                    "(attachments). The running gateway does this once a day by itself.")
+    cleanup.add_argument("--data-dir", metavar="DIR", help="default: data_dir in settings")
+    cleanup.add_argument("--days", type=float, metavar="N", help="retention in days (default: mail.retention_days)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    cleanup.add_argument("--json", action="store_true", help="machine-readable output")
+    cleanup.set_defaults(func=partial(cmd_cleanup, open_files=open_files))
 
 
 def _settings(args):
@@ -96,7 +109,8 @@ def format_status(path: Path, s: Dict[str, Any]) -> str:
     lines = [
         f"Mail queue {path}",
         f"  queue depth: {s['queue_depth']} (queued {i['queued']}, processing {i['processing']})",
-        f"  outcomes:    processed {i['processed']}, ignored {i['ignored']}, failed {i['failed']}",
+        f"  outcomes:    processed {i['processed']} (handed to staff {s['handed_to_staff']}), ignored {i['ignored']}, "
+        f"failed {i['failed']}",
         f"  replies:     sent {r['sent']}, pending {r['pending']} (retrying {s['replies_retrying']}), "
         f"unconfirmed {r['unconfirmed']}, failed {r['failed']}",
         f"  duplicates:  {s['duplicates']} (same Message-ID received again, not stored twice)",
@@ -109,6 +123,11 @@ def format_status(path: Path, s: Dict[str, Any]) -> str:
     if s["failures"]:
         lines.append("Failed mail (needs a person):")
         for f in s["failures"]:
+            lines.append(f"  #{f['id']} {f['message_id']} from {f['sender'] or '?'}: {f['reason']} — {f['last_error']}")
+    if s["to_staff_after_failure"]:
+        lines.append(f"Handed to staff because the gateway could not handle them "
+                     f"({s['to_staff_after_failure_count']}; see the console):")
+        for f in s["to_staff_after_failure"]:
             lines.append(f"  #{f['id']} {f['message_id']} from {f['sender'] or '?'}: {f['reason']} — {f['last_error']}")
     if s["reply_failures"]:
         lines.append("Replies that failed or are unconfirmed:")
@@ -137,3 +156,30 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(format_status(store.path, summary))
     sys.stdout.flush()
     return 0
+
+
+def cmd_cleanup(args: argparse.Namespace, open_files: Optional[FilesFactory] = None) -> int:
+    from mail_gateway.retention import NoQueue, retention_cleanup
+    from mail_gateway.store import MailStore
+
+    settings = _settings(args)
+    data_dir = Path(args.data_dir or os.environ.get("KS1BOT_MAIL_DATA_DIR") or settings.data_dir).resolve()
+    days = args.days if args.days is not None else settings.mail.retention_days
+    if days <= 0:
+        return _refuse(f"--days must be more than 0 (it is {days}); the default is mail.retention_days.")
+    mail_dir = data_dir / "mail"
+    store = MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() else None
+    # no attachments folder: nothing of the conversation record's files to delete (and no
+    # database to create for nothing)
+    files = open_files(settings, data_dir) if open_files is not None and (data_dir / "attachments").is_dir() else None
+    counts = retention_cleanup(store or NoQueue(), files, mail_dir / "outbox", days, args.dry_run)
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        verb = "Would delete" if args.dry_run else "Deleted"
+        print(f"{verb} what is older than {days:g} days (before {counts['before']}): "
+              f"{counts['raw_mails']} raw mails, {counts['replies']} composed replies, "
+              f"{counts['outbox_files']} outbox files, {counts.get('attachment_rows', 0)} attachments "
+              f"({counts.get('attachment_files', 0)} files) in {data_dir}.")
+    return 0
+

@@ -1,4 +1,10 @@
-"""Reply composition: threaded, marked as automatic (RFC 3834), text and HTML. Pure."""
+"""Reply composition: threaded, marked as automatic (RFC 3834), text and HTML, with
+staff attachments. Pure.
+
+Message-ID, In-Reply-To and References are written as they are, never RFC 2047-encoded:
+the email package's folding encodes a token longer than the line (Exchange Online ids
+are 120+ characters), and an encoded id threads nowhere. They are set raw, folded only
+between ids, with a policy that leaves raw fields alone (`ID_SAFE`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +16,15 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from typing import Tuple
+from typing import Iterable, Sequence, Tuple
 
 from ks1bot.core.text import strip_reply_prefix
 from mail_gateway.threads import references_for_reply
 
 _EMPTY_SUBJECT = {"de": "Ihre Nachricht", "en": "Your message"}
+#: SMTP's policy, but fields set raw are written as given (the id fields below).
+ID_SAFE = SMTP.clone(refold_source="none")
+_ID = re.compile(r"<[!-;=?-~]+>")  # printable ASCII without < > and spaces, in brackets
 _SPACE = re.compile(r"\s+")
 
 
@@ -62,6 +71,35 @@ def text_to_html(text: str, language: str = "de") -> str:
     )
 
 
+def writable_ids(ids: Iterable[str]) -> Tuple[str, ...]:
+    """The ids that can be written into a header as they are (ASCII, bracketed, no
+    spaces); an id a broken client mangled with non-ASCII bytes cannot thread anyway."""
+    return tuple(i for i in dict.fromkeys(ids) if _ID.fullmatch(i or ""))
+
+
+def fold_ids(name: str, ids: Sequence[str], width: int = 78) -> str:
+    """The value of an id field, folded only between ids (never inside one)."""
+    lines, current = [], len(name) + 1
+    line = ""
+    for mid in ids:
+        if line and current + 1 + len(mid) > width:
+            lines.append(line)
+            line, current = mid, 1 + len(mid)
+        else:
+            line = f"{line} {mid}" if line else mid
+            current += 1 + len(mid)
+    lines.append(line)
+    return "\n ".join(lines)
+
+
+def set_id_field(msg: EmailMessage, name: str, ids: Sequence[str]) -> None:
+    """Message-ID / In-Reply-To / References, raw (see the module docstring)."""
+    ids = writable_ids(ids)
+    if ids:
+        del msg[name]
+        msg.set_raw(name, fold_ids(name, ids))
+
+
 def _address(display: str, address: str) -> Address:
     local, _, domain = address.partition("@")
     return Address(display_name=display, username=local, domain=domain)
@@ -77,26 +115,34 @@ def compose_reply(
     message_id: str,
     date: dt.datetime,
     automatic: bool = True,
+    attachments: Sequence[Tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
     """The reply as a MIME message: In-Reply-To, References, 'Re: ' subject, our own
     Message-ID, multipart/alternative (text and HTML), Content-Language; automatic replies
-    carry Auto-Submitted: auto-replied and ask Exchange not to auto-answer them."""
+    carry Auto-Submitted: auto-replied and ask Exchange not to auto-answer them.
+    `attachments`: (file name, content type, bytes) of files staff attached; the mail
+    becomes multipart/mixed with them after the text."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = _address(from_name, from_address)
     msg["To"] = parent.address
     msg["Subject"] = reply_subject(parent.subject, language)
     msg["Date"] = format_datetime(date.astimezone(dt.timezone.utc))
-    msg["Message-ID"] = message_id
-    msg["In-Reply-To"] = parent.message_id
-    msg["References"] = " ".join(references_for_reply(parent.message_id, parent.references))
+    set_id_field(msg, "Message-ID", [message_id])
+    set_id_field(msg, "In-Reply-To", [parent.message_id])
+    set_id_field(msg, "References", references_for_reply(parent.message_id, parent.references))
     if automatic:
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(text_to_html(text, language), subtype="html", charset="utf-8", cte="quoted-printable")
-    msg["Content-Language"] = language  # after set_content, which drops Content-* headers
+    for name, content_type, data in attachments:
+        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+        if maintype == "text" or maintype == "multipart" or not subtype:
+            maintype, subtype = "application", "octet-stream"  # sent as the bytes they are
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    msg["Content-Language"] = language  # last: set_content and make_mixed move Content-* headers
     return msg
 
 
 def to_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=SMTP)
+    return msg.as_bytes(policy=ID_SAFE)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from ks1bot.core.settings import MailSettings, Settings
+from ks1bot.core.settings import MailSettings, Settings, SupportHoursSettings
 from mail_gateway.errors import ConfigError
 from mail_gateway.loop_protection import OwnMail, own_mail
 
@@ -59,11 +59,16 @@ class MailConfig:
     relay: Optional[Relay] = None
     customers: Optional[Path] = None
     options: MailSettings = MailSettings()
+    #: Our own addresses' domains (and the Message-ID domain): loop protection's own domain.
+    our_domains: Tuple[str, ...] = ()
+    #: For the acknowledgement of a mail handed to staff without routing (it failed).
+    support_hours: SupportHoursSettings = SupportHoursSettings()
+    default_language: str = "de"
 
     @property
     def own(self) -> OwnMail:
-        """Loop protection's one list of our own addresses, and our Message-ID domain."""
-        return OwnMail(self.our_addresses, self.message_id_domain)
+        """Loop protection's one list of our own addresses and domains, and our Message-ID domain."""
+        return OwnMail(self.our_addresses, self.our_domains, self.message_id_domain)
 
     @property
     def mail_dir(self) -> Path:
@@ -151,12 +156,16 @@ def resolve(
         )
         if relay_obj.username and not relay_obj.password:
             raise ConfigError(f"The relay user {relay_obj.username} needs a password; set {ENV_RELAY_PASSWORD}.")
+    own = own_mail(settings, sender)
     return MailConfig(
         data_dir=Path(directory).resolve() if directory else settings.data_dir,
         from_address=sender,
         from_name=mail.from_name,
         message_id_domain=settings.message_id_domain,
-        our_addresses=own_mail(settings, sender).addresses,
+        our_addresses=own.addresses,
+        our_domains=own.domains,
+        support_hours=settings.support_hours,
+        default_language=settings.default_language,
         smtp_listen=parse_host_port(listen, "--smtp-listen") if listen else None,
         imap=parse_imap_url(imap_url, env.get(ENV_IMAP_PASSWORD)) if imap_url else None,
         relay=relay_obj,

@@ -17,6 +17,7 @@ from ks1bot.core.messages import InboundMessage
 from mail_gateway.config import MailConfig
 from mail_gateway.handoffs import EmailHandoffs
 from mail_gateway.imap_intake import ImapPoller
+from mail_gateway.retention import RetentionJob, retention_cleanup
 from mail_gateway.sender import OutboxSender, RelaySender, Sender
 from mail_gateway.smtp_intake import IntakeHandler, SmtpIntake
 from mail_gateway.staff_replies import StaffReplies
@@ -67,7 +68,7 @@ class MailGateway:
         crash: Callable[..., None] = lambda step, **_ids: None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         imap_client_factory=None,
-        senders: int = 1,
+        senders: Optional[int] = None,
     ) -> None:
         """`handoffs`/`outbox`: the conversation record (which threads are with staff;
         the staff replies to send). `crash(step, **ids)` is called at each named step of
@@ -81,7 +82,8 @@ class MailGateway:
         self.handoffs = handoffs
         self.worker = Worker(self.store, router, config, self.sender, EmailHandoffs(handoffs), clock=clock,
                              crash=self.crash, on_outcome=self._outcome_stored)
-        self.staff_replies = StaffReplies(outbox, self.store, config, wake_sending=self.worker.wake_sending.set)
+        self.staff_replies = StaffReplies(outbox, self.store, config, wake_sending=self.worker.wake_sending.set,
+                                          files=handoffs.files)
         self.smtp: Optional[SmtpIntake] = None
         if config.smtp_listen:
             handler = IntakeHandler(self.store, on_enqueued=self.worker.wake_processing.set, crash=self.crash)
@@ -92,7 +94,11 @@ class MailGateway:
             kwargs = {"client_factory": imap_client_factory} if imap_client_factory else {}
             self.imap = ImapPoller(config.imap, self.store, config.options, on_enqueued=self.worker.wake_processing.set,
                                    crash=self.crash, **kwargs)
-        self._senders = senders
+        #: Sender threads (each with its own relay connection): mail.relay_connections.
+        self._senders = max(1, senders if senders is not None else config.options.relay_connections)
+        files = handoffs.files
+        self.retention = RetentionJob(lambda: retention_cleanup(self.store, files, config.outbox_dir,
+                                                                config.options.retention_days))
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
 
@@ -102,6 +108,7 @@ class MailGateway:
 
     def start(self) -> None:
         recovered = self.store.recover(self.worker.me)
+        recovered["unconfirmed_to_staff"] = self.worker.hand_over_unconfirmed()
         logs.event(log, "gateway_starting", data_dir=str(self.config.data_dir), **recovered,
                    smtp=f"{self.config.smtp_listen[0]}:{self.config.smtp_listen[1]}" if self.config.smtp_listen else None,
                    imap=self.config.imap.describe() if self.config.imap else None,
@@ -114,6 +121,8 @@ class MailGateway:
                                            daemon=True) for i in range(self._senders)]
         self._threads.append(threading.Thread(target=self.staff_replies.run, args=(self._stop,),
                                               name="mail-staff-replies", daemon=True))
+        self._threads.append(threading.Thread(target=self.retention.loop, args=(self._stop,), name="mail-retention",
+                                              daemon=True))
         for thread in self._threads:
             thread.start()
         if self.smtp:

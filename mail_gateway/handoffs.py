@@ -1,17 +1,25 @@
-"""Email threads and the conversation record (the handoff store).
+"""Email threads and the conversation record (the handoff store and its files).
 
 Whether a thread is with staff is read from the store, never kept in the mail queue; a
 handed-off mail opens a handoff, and a customer's further mail in a thread that is with
 staff is added to it (both once per Message-ID, so a retry after a crash neither loses
-nor doubles it).
+nor doubles it). A mail's files are stored with the conversation (once per Message-ID).
+A mail the gateway could not read or route opens a handoff of its own, with the original
+mail attached (`record_failure`).
 """
 from __future__ import annotations
 
+import datetime as dt
+from typing import Optional, Sequence
+
+from ks1bot.conversations.attachments import NewFile
 from ks1bot.conversations.intake import record_handoff
-from ks1bot.conversations.store import HandoffStore
+from ks1bot.conversations.store import HandoffStore, NewHandoff
 from ks1bot.nlu.router import Routed
 
 CHANNEL = "email"
+#: The topic of a handoff nobody classified (the mail could not be read or routed).
+UNCLASSIFIED = "unclassified"
 
 
 class EmailHandoffs:
@@ -35,3 +43,24 @@ class EmailHandoffs:
         text = message.text if not message.subject else f"{message.subject}\n\n{message.text}"
         self.store.add_customer_message(existing, message.sender, text, message.received_at,
                                         source_message_id=message_id)
+
+    def save_files(self, conversation_id: str, message_id: str, files: Sequence[NewFile], max_bytes: int,
+                   keys: Optional[Sequence[str]] = None) -> int:
+        """Store a mail's files with its conversation; returns how many were stored."""
+        if not files or self.store.files is None:
+            return 0
+        saved = self.store.files.save_message_files(CHANNEL, conversation_id, message_id, files, max_bytes, keys)
+        return sum(1 for f in saved if f.stored)
+
+    def record_failure(self, conversation_id: str, message_id: str, sender: str, subject: str, text: str,
+                       language: str, reasons: Sequence[str], acknowledgement: str,
+                       received_at: dt.datetime, drafted_answer: Optional[str] = None) -> int:
+        """A handoff for a mail the gateway could not read, route or answer (once per
+        Message-ID)."""
+        return self.store.create(NewHandoff(
+            channel=CHANNEL, conversation_id=conversation_id, sender=sender, topic=UNCLASSIFIED, confidence=0.0,
+            reasons=tuple(reasons), priority="normal", language=language,
+            customer_text=text if not subject else f"{subject}\n\n{text}", acknowledgement=acknowledgement,
+            subject=subject or None, source_message_id=message_id, created_at=received_at,
+            drafted_answer=drafted_answer, drafted_source="the bot's reply that could not be delivered"
+            if drafted_answer else None))

@@ -73,7 +73,8 @@ def _error(code: int, text: str) -> Exception:
 
 
 class RelaySender:
-    """One reused SMTP connection to the relay (STARTTLS, login from the environment)."""
+    """A reused SMTP connection to the relay per sending thread (STARTTLS, login from the
+    environment): the gateway's sender threads deliver side by side, each reply once."""
 
     def __init__(self, relay: Relay, ca_file: Optional[str] = None, timeout: float = 30.0,
                  local_hostname: Optional[str] = None) -> None:
@@ -81,8 +82,20 @@ class RelaySender:
         self.ca_file = ca_file
         self.timeout = timeout
         self.local_hostname = local_hostname
-        self._smtp: Optional[smtplib.SMTP] = None
+        self._local = threading.local()
         self._lock = threading.Lock()
+        self._open: list = []
+
+    @property
+    def _smtp(self) -> Optional[smtplib.SMTP]:
+        return getattr(self._local, "smtp", None)
+
+    @_smtp.setter
+    def _smtp(self, smtp: Optional[smtplib.SMTP]) -> None:
+        self._local.smtp = smtp
+        if smtp is not None:
+            with self._lock:
+                self._open.append(smtp)
 
     def _connect(self) -> smtplib.SMTP:
         try:
@@ -110,41 +123,60 @@ class RelaySender:
             raise RelayTemporaryError(f"cannot reach the relay {self.relay.host}:{self.relay.port} ({exc})") from exc
 
     def close(self) -> None:
+        """Close every thread's connection (the gateway stops)."""
         with self._lock:
-            self._drop()
-
-    def _drop(self) -> None:
-        if self._smtp is not None:
+            connections, self._open = self._open, []
+        for smtp in connections:
             try:
-                self._smtp.close()
+                smtp.close()
             except Exception:
                 pass
-            self._smtp = None
+
+    def _drop(self) -> None:
+        smtp = self._smtp
+        if smtp is not None:
+            try:
+                smtp.close()
+            except Exception:
+                pass
+            with self._lock:
+                if smtp in self._open:
+                    self._open.remove(smtp)
+            self._local.smtp = None
 
     def send(self, envelope_from: str, recipient: str, data: bytes, message_id: str,
              mark_sending: MarkSending) -> None:
-        with self._lock:
-            for attempt in (1, 2):
-                fresh = self._smtp is None
-                if fresh:
-                    self._smtp = self._connect()
-                try:
-                    self._transaction(self._smtp, envelope_from, recipient, data, mark_sending)
-                    return
-                except _Stale:
-                    self._drop()
-                    if fresh or attempt == 2:
-                        raise RelayTemporaryError(f"the relay {self.relay.host}:{self.relay.port} closed the connection")
-                except Exception:
-                    self._drop()
-                    raise
+        """Deliver over this thread's connection (opened when there is none, opened again
+        once when the relay closed an idle one)."""
+        for attempt in (1, 2):
+            fresh = self._smtp is None
+            if fresh:
+                self._smtp = self._connect()
+            try:
+                self._transaction(self._smtp, envelope_from, recipient, data, mark_sending)
+                return
+            except _Stale:
+                self._drop()
+                if fresh or attempt == 2:
+                    raise RelayTemporaryError(f"the relay {self.relay.host}:{self.relay.port} closed the connection")
+            except Exception:
+                self._drop()
+                raise
 
     def _transaction(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes,
                      mark_sending: MarkSending) -> None:
+        options: list = []
+        if not (envelope_from + recipient).isascii():  # an internationalised address (RFC 6531)
+            if not smtp.has_extn("smtputf8"):
+                raise RelayPermanentError(f"the address {recipient} has non-ASCII characters and the relay "
+                                          f"{self.relay.host}:{self.relay.port} does not offer SMTPUTF8")
+            options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else [])
         try:
-            code, text = smtp.mail(envelope_from)
+            code, text = smtp.mail(envelope_from, options)
         except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout):
             raise _Stale() from None
+        finally:
+            smtp.command_encoding = "ascii" if not options else "utf-8"
         try:
             if code != 250:
                 raise _error(code, text.decode("utf-8", "replace"))
@@ -167,6 +199,7 @@ class RelaySender:
             raise RelayUnconfirmed(f"the relay did not confirm the mail ({exc}); it may have gone out") from exc
         if code != 250:
             raise _error(code, text.decode("utf-8", "replace"))
+        smtp.command_encoding = "ascii"
 
 
 class _Stale(Exception):

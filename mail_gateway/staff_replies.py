@@ -3,7 +3,7 @@ staff console) to the customer, in the mail gateway's own process.
 
 A staff reply is composed as a threaded answer to the customer's latest mail of the
 thread (In-Reply-To, References, "Re:" subject, the staff member's name in From, no
-Auto-Submitted) and handed to the mail queue, whose sender delivers it exactly once like
+Auto-Submitted, the files staff attached as MIME attachments) and handed to the mail queue, whose sender delivers it exactly once like
 the bot's own replies. Its Message-ID is derived from the outbox row, so handing the same
 row over again after a crash finds the queued mail instead of queueing a second one.
 The mail's fate (sent, or failed/unconfirmed after the retries) goes back to the outbox,
@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable
+from typing import Callable, List, Optional, Tuple
 
+from ks1bot.conversations.attachments import Attachments
 from ks1bot.conversations.outbox import Outbox, OutboxItem
 from ks1bot.core import logs
 from mail_gateway.compose import ReplyTo, compose_reply, staff_message_id, to_bytes
@@ -36,8 +37,10 @@ class NoThread(Exception):
 
 class StaffReplies:
     def __init__(self, outbox: Outbox, store: MailStore, config: MailConfig, *,
-                 wake_sending: Callable[[], None] = lambda: None) -> None:
+                 wake_sending: Callable[[], None] = lambda: None, files: Optional[Attachments] = None) -> None:
         self.outbox = outbox
+        #: The conversation record's files (staff attachments); None: replies go without.
+        self.outbox_files = files
         self.store = store
         self.config = config
         self.wake_sending = wake_sending
@@ -76,13 +79,17 @@ class StaffReplies:
         latest = self.store.latest_inbound(item.conversation_id)
         if latest is None:
             raise NoThread(f"no mail of the conversation {item.conversation_id} in the mail queue to answer")
-        parent = parse_mail(self.store.directory.joinpath(latest["raw_path"]).read_bytes(), latest["envelope_sender"])
+        parent = parse_mail(self.store.directory.joinpath(latest["raw_path"]).read_bytes(), latest["envelope_sender"],
+                            headers_only=True)
+        if not parent.reply_address:
+            raise NoThread(f"the mail of the conversation {item.conversation_id} has no address to answer")
         language = latest["language"] or item.language
         staff = item.staff_name or "KS1-Support"
         msg = compose_reply(ReplyTo(parent.message_id, parent.references, parent.subject, parent.reply_address),
                             item.text, language=language, from_address=self.config.from_address,
                             from_name=f"{staff} – {self.config.from_name}", message_id=message_id,
-                            date=dt.datetime.now(dt.timezone.utc), automatic=False)
+                            date=dt.datetime.now(dt.timezone.utc), automatic=False,
+                            attachments=self.attachments_of(item))
         path = self.store.replies_dir / (message_id.strip("<>") + ".eml")
         write_atomic(path, to_bytes(msg))
         self.store.add_outbound(NewOutbound(message_id=message_id, conversation_id=item.conversation_id,
@@ -90,6 +97,13 @@ class StaffReplies:
                                             subject=str(msg["Subject"]), text=item.text, language=language,
                                             eml_path=str(path.relative_to(self.store.directory)), staff_name=staff))
         return message_id
+
+    def attachments_of(self, item: OutboxItem) -> List[Tuple[str, str, bytes]]:
+        """The files staff attached to the reply (from the conversation record)."""
+        files = self.outbox_files
+        if files is None:
+            return []
+        return [(f.filename, f.content_type, files.read(f)) for f in files.for_outbox(item.id) if f.stored]
 
     # -- the mail's fate back into the outbox ----------------------------------------
     def report(self) -> None:

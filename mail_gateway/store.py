@@ -9,6 +9,8 @@ Tables:
                    or unconfirmed / failed; attempts and the next try — the bot's
                    automatic replies and the staff replies taken from the outbox
     state          small key/value facts (IMAP UIDVALIDITY, counters)
+    imap_copies    further copies of a mail in the mailbox (the same mail twice): moved
+                   with it
 
 Whether a thread is with staff is not kept here: the conversation record
 (ks1bot.conversations, the handoff store) says so.
@@ -18,8 +20,10 @@ Workers coordinate through the database: a claim is a transaction that sets
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -31,7 +35,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from mail_gateway.parsing import header_message_id
 
 LEASE_SECONDS = 600.0
-#: A mail whose processing killed the worker this many times is failed, not retried.
+#: A mail whose processing killed the worker this many times is handed to a person
+#: (claimed with status "exhausted": the worker does not read it again).
 MAX_CLAIMS = 3
 
 SCHEMA = """
@@ -63,7 +68,8 @@ CREATE TABLE IF NOT EXISTS inbound (
     imap_account TEXT,
     imap_uidvalidity INTEGER,
     imap_uid INTEGER,
-    imap_moved INTEGER NOT NULL DEFAULT 0
+    imap_moved INTEGER NOT NULL DEFAULT 0,
+    body_sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS inbound_status ON inbound(status, id);
 CREATE INDEX IF NOT EXISTS inbound_conversation ON inbound(conversation_id);
@@ -94,6 +100,14 @@ CREATE INDEX IF NOT EXISTS outbound_due ON outbound(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbound_recipient ON outbound(recipient, kind, created_at);
 CREATE INDEX IF NOT EXISTS outbound_conversation ON outbound(conversation_id, kind, created_at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS imap_copies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    inbound_id INTEGER NOT NULL,
+    imap_account TEXT NOT NULL,
+    imap_uidvalidity INTEGER NOT NULL,
+    imap_uid INTEGER NOT NULL,
+    imap_moved INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -161,6 +175,19 @@ class Outcome:
     error: Optional[str] = None
 
 
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of a mail's body (after the header block, line ends normalised): the same
+    mail delivered twice has the same body, whatever its transport headers say."""
+    end = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[end.end():] if end else b""
+    return hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
+
+
+def reused_id_key(message_id: str, body: str) -> str:
+    """The queue key of a second, different mail under an already used Message-ID."""
+    return f"<reused-{body[:16]}.{message_id.strip('<>')}>"
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -203,6 +230,9 @@ class MailStore:
         self.clock = clock
         self._local = threading.local()
         self._db().executescript(SCHEMA)
+        columns = {r[1] for r in self._db().execute("PRAGMA table_info(inbound)")}
+        if "body_sha256" not in columns:  # a queue written before the column existed
+            self._db().execute("ALTER TABLE inbound ADD COLUMN body_sha256 TEXT")
 
     # -- plumbing ------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -251,30 +281,45 @@ class MailStore:
         imap: Optional[Tuple[str, int, int]] = None,
     ) -> Enqueued:
         """Persist one mail durably (file, then row). A Message-ID already in the queue
-        is a duplicate: nothing new is stored (an IMAP position is updated, so the
-        copy on the server is moved once the outcome is there)."""
-        message_id, sha = header_message_id(raw)
+        with the same body is a duplicate: nothing new is stored (an IMAP position is
+        updated, so the copy on the server is moved once the outcome is there). A
+        different mail under a Message-ID already used (clients that reuse ids) is
+        queued under a key of its own (`reused_id_key`): it is never dropped."""
+        header_id, sha = header_message_id(raw)
+        body = body_digest(raw)
+        message_id = header_id
         path = self.raw_path_for(sha)
         if not path.exists():
             write_atomic(path, raw)
         now = self.clock()
         with self._tx() as db:
-            row = db.execute("SELECT id FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
+            row = db.execute("SELECT id, body_sha256 FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
+            if row is not None and row["body_sha256"] not in (None, body):
+                message_id = reused_id_key(header_id, body)
+                row = db.execute("SELECT id, body_sha256 FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
             if row is not None:
                 if imap is not None:
-                    db.execute(
-                        "UPDATE inbound SET imap_account=?, imap_uidvalidity=?, imap_uid=?, imap_moved=0, updated_at=? "
-                        "WHERE id=?", (*imap, now, row["id"]))
+                    held = db.execute("SELECT imap_account, imap_uidvalidity, imap_uid, imap_moved FROM inbound "
+                                      "WHERE id=?", (row["id"],)).fetchone()
+                    if held["imap_account"] is not None and held["imap_moved"] == 0 and \
+                            (held["imap_account"], held["imap_uidvalidity"], held["imap_uid"]) != tuple(imap):
+                        # the first copy is still in the mailbox: both leave it once the outcome is stored
+                        db.execute("INSERT INTO imap_copies(inbound_id, imap_account, imap_uidvalidity, imap_uid) "
+                                   "VALUES (?,?,?,?)", (row["id"], *imap))
+                    else:
+                        db.execute(
+                            "UPDATE inbound SET imap_account=?, imap_uidvalidity=?, imap_uid=?, imap_moved=0, "
+                            "updated_at=? WHERE id=?", (*imap, now, row["id"]))
                 db.execute(
                     "INSERT INTO state(key, value) VALUES('duplicates', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
                 return Enqueued(row["id"], message_id, True)
             cursor = db.execute(
                 "INSERT INTO inbound(message_id, sha256, source, envelope_sender, raw_path, size, received_at, "
-                "status, updated_at, imap_account, imap_uidvalidity, imap_uid) "
-                "VALUES (?,?,?,?,?,?,?, 'queued', ?, ?, ?, ?)",
+                "status, updated_at, imap_account, imap_uidvalidity, imap_uid, body_sha256) "
+                "VALUES (?,?,?,?,?,?,?, 'queued', ?, ?, ?, ?, ?)",
                 (message_id, sha, source, envelope_sender, str(path.relative_to(self.directory)), len(raw), now, now,
-                 *(imap or (None, None, None))),
+                 *(imap or (None, None, None)), body),
             )
             return Enqueued(int(cursor.lastrowid), message_id, False)
 
@@ -321,16 +366,15 @@ class MailStore:
                 "ORDER BY id LIMIT 1", (now,)).fetchone()
             if row is None:
                 return None
-            if row["attempts"] >= MAX_CLAIMS:
-                db.execute(
-                    "UPDATE inbound SET status='failed', reason='processing_crashed', last_error=?, claimed_by=NULL, "
-                    "processed_at=?, updated_at=? WHERE id=?",
-                    (f"processing this mail stopped the worker {row['attempts']} times; it needs a person",
-                     now, now, row["id"]))
-                return self._inbound(dict(row, status="failed"))
+            exhausted = row["attempts"] >= MAX_CLAIMS
+            if exhausted:  # the worker hands it to a person without reading it again
+                db.execute("UPDATE inbound SET last_error=? WHERE id=?",
+                           (f"processing this mail stopped the worker {row['attempts']} times; it needs a person",
+                            row["id"]))
             db.execute("UPDATE inbound SET status='processing', attempts=attempts+1, claimed_by=?, lease_until=?, "
                        "updated_at=? WHERE id=?", (me, now + LEASE_SECONDS, now, row["id"]))
-            return self._inbound(dict(row, status="processing", attempts=row["attempts"] + 1))
+            return self._inbound(dict(row, status="exhausted" if exhausted else "processing",
+                                      attempts=row["attempts"] + 1))
 
     @staticmethod
     def _inbound(row: Dict[str, Any]) -> InboundRow:
@@ -379,8 +423,14 @@ class MailStore:
 
     def latest_inbound(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The customer's latest mail of a conversation (a staff reply answers it)."""
-        row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? ORDER BY received_at DESC, id DESC "
-                                 "LIMIT 1", (conversation_id,)).fetchone()
+        row = self._db().execute("SELECT * FROM inbound WHERE conversation_id=? AND raw_path != '' "
+                                 "ORDER BY received_at DESC, id DESC LIMIT 1", (conversation_id,)).fetchone()
+        return dict(row) if row else None
+
+    def inbound_of_reply(self, outbound_id: int) -> Optional[Dict[str, Any]]:
+        """The customer's mail a queued reply answers (None for a staff reply)."""
+        row = self._db().execute("SELECT i.* FROM outbound o JOIN inbound i ON i.id = o.inbound_id WHERE o.id=?",
+                                 (outbound_id,)).fetchone()
         return dict(row) if row else None
 
     def outbound(self, message_id: str) -> Optional[Dict[str, Any]]:
@@ -454,22 +504,68 @@ class MailStore:
     def forget_uids(self, account: str, uidvalidity: int) -> int:
         """UIDVALIDITY changed: UIDs of the old epoch mean nothing any more."""
         with self._tx() as db:
+            db.execute("UPDATE imap_copies SET imap_moved=-1 WHERE imap_account=? AND imap_moved=0 "
+                       "AND imap_uidvalidity != ?", (account, uidvalidity))
             return db.execute("UPDATE inbound SET imap_moved=-1, updated_at=? WHERE imap_account=? AND imap_moved=0 "
                               "AND imap_uidvalidity != ?", (self.clock(), account, uidvalidity)).rowcount
 
     def pending_moves(self, account: str, uidvalidity: int) -> List[Tuple[int, int, str]]:
-        """(row id, uid, status) of mails whose outcome is stored but which are still in the mailbox."""
-        rows = self._db().execute(
+        """(key, uid, status) of mails whose outcome is stored but which are still in the
+        mailbox: the key is the row id, or minus the id of a further copy (`imap_copies`)."""
+        db = self._db()
+        rows = db.execute(
             "SELECT id, imap_uid, status FROM inbound WHERE imap_account=? AND imap_uidvalidity=? AND imap_moved=0 "
             "AND status IN ('processed', 'ignored', 'failed') ORDER BY id", (account, uidvalidity))
-        return [(r["id"], r["imap_uid"], r["status"]) for r in rows]
+        moves = [(r["id"], r["imap_uid"], r["status"]) for r in rows]
+        copies = db.execute(
+            "SELECT c.id, c.imap_uid, i.status FROM imap_copies c JOIN inbound i ON i.id = c.inbound_id "
+            "WHERE c.imap_account=? AND c.imap_uidvalidity=? AND c.imap_moved=0 "
+            "AND i.status IN ('processed', 'ignored', 'failed') ORDER BY c.id", (account, uidvalidity))
+        return moves + [(-r["id"], r["imap_uid"], r["status"]) for r in copies]
 
     def mark_moved(self, ids: Iterable[int]) -> None:
         ids = list(ids)
         if not ids:
             return
         with self._tx() as db:
-            db.executemany("UPDATE inbound SET imap_moved=1, updated_at=? WHERE id=?", [(self.clock(), i) for i in ids])
+            db.executemany("UPDATE inbound SET imap_moved=1, updated_at=? WHERE id=?",
+                           [(self.clock(), i) for i in ids if i > 0])
+            db.executemany("UPDATE imap_copies SET imap_moved=1 WHERE id=?", [(-i,) for i in ids if i < 0])
+
+    # -- retention -------------------------------------------------------------------
+    def purge(self, before: float, outbox_dir: Optional[Path] = None, dry_run: bool = False) -> Dict[str, int]:
+        """Delete the raw mails and composed replies of mails finished before `before`
+        (epoch seconds), and the outbox folder's .eml files older than that. The rows
+        stay (the outcome, for `ks1bot mail status`), without the customer's text."""
+        counts = {"raw_mails": 0, "replies": 0, "outbox_files": 0}
+        final = ("processed", "ignored", "failed")
+        db = self._db()
+        old = db.execute(f"SELECT id, raw_path FROM inbound WHERE received_at < ? AND raw_path != '' AND status IN "
+                         f"({','.join('?' * len(final))})", (before, *final)).fetchall()
+        kept = {r["raw_path"] for r in db.execute(
+            "SELECT raw_path FROM inbound WHERE raw_path != '' AND (received_at >= ? OR status IN ('queued', "
+            "'processing'))", (before,))}
+        replies = db.execute("SELECT id, eml_path FROM outbound WHERE created_at < ? AND eml_path != '' AND state IN "
+                             "('sent', 'failed', 'unconfirmed')", (before,)).fetchall()
+        counts["raw_mails"], counts["replies"] = len(old), len(replies)
+        if not dry_run:
+            for row in old:
+                if row["raw_path"] not in kept:
+                    (self.directory / row["raw_path"]).unlink(missing_ok=True)
+            for row in replies:
+                (self.directory / row["eml_path"]).unlink(missing_ok=True)
+            with self._tx() as tx:
+                tx.executemany("UPDATE inbound SET raw_path='', text=NULL, updated_at=? WHERE id=?",
+                               [(self.clock(), r["id"]) for r in old])
+                tx.executemany("UPDATE outbound SET eml_path='', text=NULL, updated_at=? WHERE id=?",
+                               [(self.clock(), r["id"]) for r in replies])
+        if outbox_dir is not None and Path(outbox_dir).is_dir():
+            for path in Path(outbox_dir).glob("*.eml"):
+                if path.stat().st_mtime < before:
+                    counts["outbox_files"] += 1
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+        return counts
 
     # -- status ----------------------------------------------------------------------
     def summary(self) -> Dict[str, Any]:
@@ -484,6 +580,14 @@ class MailStore:
         failures = [dict(r) for r in db.execute(
             "SELECT id, message_id, sender, subject, reason, last_error, updated_at FROM inbound WHERE status='failed' "
             "ORDER BY id DESC LIMIT 20")]
+        to_staff = [dict(r) for r in db.execute(
+            "SELECT id, message_id, sender, subject, reason, last_error, updated_at FROM inbound "
+            "WHERE route='handoff' AND reason IN ('unparseable_mail', 'processing_error', 'processing_crashed') "
+            "ORDER BY id DESC LIMIT 20")]
+        to_staff_count = db.execute(
+            "SELECT COUNT(*) FROM inbound WHERE route='handoff' AND reason IN "
+            "('unparseable_mail', 'processing_error', 'processing_crashed')").fetchone()[0]
+        handed = db.execute("SELECT COUNT(*) FROM inbound WHERE route='handoff'").fetchone()[0]
         reply_failures = [dict(r) for r in db.execute(
             "SELECT id, message_id, recipient, state, attempts, last_error, updated_at FROM outbound "
             "WHERE state IN ('failed', 'unconfirmed') ORDER BY id DESC LIMIT 20")]
@@ -499,5 +603,8 @@ class MailStore:
             "duplicates": int(self.state_get("duplicates") or 0),
             "last_error": dict(last) if last else None,
             "failures": failures,
+            "handed_to_staff": handed,
+            "to_staff_after_failure": to_staff,
+            "to_staff_after_failure_count": to_staff_count,
             "reply_failures": reply_failures,
         }

@@ -16,13 +16,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EVAL_DIR = SHARED / "eval"
+#: The test that checks the project's var/ (tests/support/var_guard.py) runs last.
+VAR_CHECK = "test_var_untouched.py::test_the_suite_left_the_projects_var_untouched"
+
+
+def pytest_sessionstart(session):
+    from tests.support.var_guard import SNAPSHOT, var_snapshot
+
+    session.config.stash[SNAPSHOT] = var_snapshot()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The var/ check runs last, after everything else of the session."""
+    last = [item for item in items if item.nodeid.endswith(VAR_CHECK)]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture(scope="session")
-def settings():
+def settings(tmp_path_factory):
+    """The repository's settings with a data directory of the session's own: a test that
+    forgets to give its stores a directory still never writes into the project's var/."""
     from ks1bot.core.settings import load_settings
 
-    return load_settings(ROOT / "settings.yml")
+    return load_settings(ROOT / "settings.yml").with_overrides(data_dir=tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")

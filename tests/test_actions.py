@@ -29,7 +29,7 @@ def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
 def store(tmp_path, settings):
     from ks1bot.app import wiring
 
-    return wiring.handoff_store(settings, url=f"sqlite:///{tmp_path / 'handoffs.db'}")
+    return wiring.handoff_store(settings.with_overrides(data_dir=tmp_path), url=f"sqlite:///{tmp_path / 'handoffs.db'}")
 
 
 @pytest.fixture

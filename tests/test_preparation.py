@@ -228,3 +228,77 @@ def test_a_forward_keeps_the_forwarders_subject():
             "26-5012\n\nAuf Ihrer Auftragsbestätigung sind alle 40 Paletten zum Einzelpreis berechnet.")
     text = prepare(email(body, subject="WG: Staffelpreise greifen nicht")).text
     assert text.startswith("Staffelpreise greifen nicht Auftragsbestätigung 26-5012")
+
+
+# -- classes found on the real-mail corpus (tests/mail/corpus, docs/benchmarks.md) ------------
+def test_a_reply_below_the_quote_is_read_below_it():
+    # Thunderbird bottom-posting: attribution, the whole quote, then the new text
+    body = ("Am 07.05.2012 08:10, schrieb KS1 Support:\n> Hallo Herr Meier,\n>\n> welche Termine passen Ihnen?\n>\n"
+            "> Gruß\n> KS1 Support\nHallo,\n\nam Freitag um 10 Uhr passt es uns, bitte rufen Sie dann an.\n\nGrüße aus Bonn")
+    assert latest_reply(body) == "am Freitag um 10 Uhr passt es uns, bitte rufen Sie dann an."
+
+
+def test_a_webmail_header_block_may_start_with_its_date():
+    # web.de / GMX: "Gesendet:" before "Von:"
+    body = ("Bitte prüfen, der Export bricht ab.\n\nGesendet: Mittwoch, 03. Februar 2016 um 12:43 Uhr\n"
+            "Von: \"Lager\" <lager@x.de>\nAn: kunde@x.de\nBetreff: Export\n\nAlter Text zum Drucker")
+    assert latest_reply(body) == "Bitte prüfen, der Export bricht ab."
+
+
+def test_a_bare_rule_is_history_only_above_a_header_block():
+    form = ("*Formular-Weiterleitungs-Service*\n-------------------------\n\nName: Meier\n\nArtikel: KS1-Schulung\n\n"
+            "Nachricht: Wann ist die nächste KS1-Schulung?\n\n-------------------\n212.6.123.204")
+    assert "Wann ist die nächste KS1-Schulung?" in latest_reply(form) and "212.6.123.204" not in latest_reply(form)
+    quoted = "Ja, bitte so umsetzen.\n\n   _____\n\nFrom: KS1 Support\nSent: Monday\nTo: Hans\nSubject: Frage\n\nAlter Text"
+    assert latest_reply(quoted) == "Ja, bitte so umsetzen."
+    footer = ("Bitte um Rückruf zu KS1.\n-------------------------------\nNiniejsza wiadomość elektroniczna może "
+              "zawierać poufne informacje.")
+    assert latest_reply(footer) == "Bitte um Rückruf zu KS1."
+
+
+@pytest.mark.parametrize("attribution", [
+    "02.04.2012 14:20 пользователь \"bob@example.org\" <\nbob@example.org> написал:",
+    "W dniu 02.04.2012 14:20 Bob <bob@example.org> napisał:",
+    "Den 2 apr. 2012 kl. 14:20 skrev Bob <\nbob@example.org>:",
+])
+def test_gmail_attributions_in_other_languages_and_over_two_lines(attribution):
+    body = f"Der Fehler kommt wieder.\n\n{attribution}\n\n> Alter Text"
+    assert latest_reply(body) == "Der Fehler kommt wieder."
+
+
+@pytest.mark.parametrize("sign_off", ["-Martin", "  -Martin", "~Danielle", "– Peter Maier"])
+def test_a_name_signed_off_with_a_dash_or_tilde_goes(sign_off):
+    assert latest_reply(f"KS1 stürzt beim Buchen ab\n\n{sign_off}") == "KS1 stürzt beim Buchen ab"
+
+
+@pytest.mark.parametrize("closing", ["Mit freundlichem Gruß\nHans Meier", "Cordialement,\n[XXXX]",
+                                     "Met vriendelijke groeten,\nJan", "Saludos cordiales"])
+def test_closings_after_one_word_and_in_other_languages(closing):
+    assert latest_reply(f"Gravierend?\n\n{closing}") == "Gravierend?"
+
+
+def test_outlook_rule_forwards_and_forwards_inside_forwards_lead_to_the_request():
+    body = ("-------------------------------------------\nFrom: Kevin\nSent: Tuesday, March 15, 2011 12:59 PM\n"
+            "To: Systems\nSubject: FW: Zugang\nAuto forwarded by a Rule\n\n   _____\n\nFrom: Kevin\n"
+            "Sent: Tuesday, March 15, 2011 1:58 PM\nTo: Systems\nSubject: FW: Zugang\n\nFYI\n\n   _____\n\n"
+            "From: Benjamin\nSent: Tuesday, March 15, 2011 1:38 PM\nTo: Kevin\nSubject: Zugang\n\n"
+            "Bitte legen Sie für Byron einen KS1-Zugang an.\n")
+    assert latest_reply(body) == "Bitte legen Sie für Byron einen KS1-Zugang an."
+
+
+def test_a_mail_attached_to_a_message_is_the_request_only_when_the_message_points_at_it():
+    def attached(note):
+        return (f"{note}\n\n---------- Attached message ----------\nFrom: Lager <l@x.de>\nSubject: Störung\n\n"
+                "KS1 hängt bei jeder Buchung im Wareneingang.")
+    assert latest_reply(attached("Check the forwarded message")) == "KS1 hängt bei jeder Buchung im Wareneingang."
+    assert latest_reply(attached("")) == "KS1 hängt bei jeder Buchung im Wareneingang."
+    # a message of its own with a mail attached: the message is the request
+    assert latest_reply(attached("Das Problem haben wir seit dem Update auch in der Filiale Nord.")) == \
+        "Das Problem haben wir seit dem Update auch in der Filiale Nord."
+
+
+def test_outlook_image_placeholders_and_signature_only_notes_go():
+    body = ("-- \ndon't cry - work!\n\nGesendet: Mittwoch, 03. Februar 2016 um 12:43 Uhr\nVon: Anna <a@x.de>\n"
+            "An: b@x.de\nBetreff: Zugang\n\nWie richte ich in KS1 einen neuen Benutzer ein?")
+    assert latest_reply(body) == "Wie richte ich in KS1 einen neuen Benutzer ein?"
+    assert "[cid:" not in latest_reply("Siehe Fehler:\n[cid:image001.png@01D8A2B3.4C5D6E70]\nKS1 stürzt ab.")

@@ -1,4 +1,4 @@
-"""`ks1bot bench clinc|xsid|server`: the public benchmarks (code in bench/, report in
+"""`ks1bot bench clinc|xsid|server|realistic|encoders|mail-corpus`: the benchmarks (code in bench/, report in
 docs/benchmarks.md). Each prints Markdown tables on stdout, progress on stderr, and
 writes its full results as JSON (default: bench/results/<name>.json)."""
 from __future__ import annotations
@@ -104,6 +104,14 @@ def cmd_encoders(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_corpus(args: argparse.Namespace) -> int:
+    corpus = _bench("mail_corpus")
+    data = corpus.run(Path(args.corpus) if args.corpus else corpus.CORPUS,
+                      settings_path=Path(args.settings) if getattr(args, "settings", None) else None)
+    _finish("mail_corpus", data, corpus.report(data, misses=args.misses), args.output)
+    return 0 if corpus.passes(data["figures"]) else 1
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     sources = [Path(p) for p in (args.input or [RESULTS / "clinc.json"])]
     missing = [str(p) for p in sources if not p.is_file()]
@@ -174,6 +182,13 @@ def register(subparsers) -> None:
     encoders.add_argument("--quick", action="store_true", help="xSID on 30 utterances only (smoke run)")
     encoders.add_argument("--output", help="results JSON (default: bench/results/encoders.json)")
     encoders.set_defaults(func=cmd_encoders)
+
+    mail_corpus = sub.add_parser("mail-corpus", help="the email channel on 183 real mails: crashes, auto-mail "
+                                                     "detection, human mails ignored, visible reply text")
+    mail_corpus.add_argument("--corpus", help="folder with labels.jsonl (default: tests/mail/corpus)")
+    mail_corpus.add_argument("--misses", action="store_true", help="list every mail that missed, by kind")
+    mail_corpus.add_argument("--output", help="results JSON (default: bench/results/mail_corpus.json)")
+    mail_corpus.set_defaults(func=cmd_mail_corpus)
 
     plot = sub.add_parser("plot", help="draw the CLINC150 plot from one or more `bench clinc` results")
     plot.add_argument("--input", action="append",

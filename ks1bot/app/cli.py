@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Commands of the console and the email channel (their packages; the parts they
     # run are built here, by wiring) and of the benchmark and calibration tools.
     console_cli.register(sub, console_app=wiring.console_app, staff_accounts=wiring.staff_accounts)
-    mail_cli.register(sub, build_gateway=wiring.mail_gateway)
+    mail_cli.register(sub, build_gateway=wiring.mail_gateway, open_files=wiring.attachments_in)
     bench_cli.register(sub)
     calibrate_cli.register(sub)
     return parser

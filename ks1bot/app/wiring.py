@@ -88,7 +88,8 @@ def _engine(settings: Settings, url: Optional[str] = None):
 
 
 def handoff_store(settings: Settings, url: Optional[str] = None):
-    """The handoff store (who holds each conversation), migrated to the newest schema."""
+    """The handoff store (who holds each conversation), migrated to the newest schema,
+    with the conversations' files under data_dir/attachments."""
     import datetime as dt
 
     from ks1bot.conversations.sla import SlaPolicy
@@ -97,7 +98,29 @@ def handoff_store(settings: Settings, url: Optional[str] = None):
 
     sla = SlaPolicy(normal=dt.timedelta(hours=settings.console.sla_hours_normal),
                     high=dt.timedelta(hours=settings.console.sla_hours_high))
-    return HandoffStore(_engine(settings, url), SupportHours(settings.support_hours), sla)
+    return HandoffStore(_engine(settings, url), SupportHours(settings.support_hours), sla,
+                        files=attachments(settings, url))
+
+
+def attachments(settings: Settings, url: Optional[str] = None):
+    """The conversations' files: rows in the conversation record, bytes in data_dir/attachments."""
+    from ks1bot.conversations.attachments import Attachments
+
+    return Attachments(_engine(settings, url), settings.data_dir / "attachments")
+
+
+def attachments_in(settings: Settings, data_dir: Path):
+    """The conversations' files of the process whose data is in `data_dir`."""
+    return attachments(with_data_dir(settings, data_dir))
+
+
+def with_data_dir(settings: Settings, data_dir: Optional[Path]) -> Settings:
+    """The settings with all of a process's data in `data_dir` (a `--data-dir` option):
+    the mail queue, the conversation record's SQLite file (unless a database URL is
+    configured) and the attachments."""
+    if data_dir is None or Path(data_dir).resolve() == Path(settings.data_dir).resolve():
+        return settings
+    return settings.with_overrides(data_dir=Path(data_dir).resolve())
 
 
 def outbox(settings: Settings, url: Optional[str] = None):
@@ -129,7 +152,7 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
 
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
-                      extra_routes=widget_routes(rasa_url()))
+                      extra_routes=widget_routes(rasa_url()), max_upload_bytes=settings.mail.max_attachment_bytes)
 
 
 def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):
@@ -138,6 +161,7 @@ def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Cal
     from mail_gateway.gateway import MailGateway, warm_up
 
     customer_directory(config.customers)  # a bad customer file fails before the slow model load
+    settings = with_data_dir(settings, config.data_dir)  # --data-dir places the handoff store too
     if router is None:
         router = build_router(settings, config.customers)
         if config.options.warm_up:

@@ -8,7 +8,8 @@ import the console.
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -107,3 +108,32 @@ class OutboxMessage(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False)
     delivered_at = Column(DateTime(timezone=True))
     handoff = relationship("Handoff", back_populates="outbox")
+
+
+class AttachmentRow(Base):
+    """A file of a conversation: one a customer sent (or the original mail, when nobody
+    could read it), or one staff attached to a reply (`outbox_id`). The bytes are a file
+    under data_dir/attachments named by their SHA-256 (migration 0003)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("attachments_conversation", "channel", "conversation_id"),)
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)
+    conversation_id = Column(String(255), nullable=False)
+    #: Unique per file of a message ("<message id>#2", "<message id>#original"): storing
+    #: the files of the same message again (a retry after a crash) adds nothing.
+    key = Column(String(320), nullable=False, unique=True)
+    source_message_id = Column(String(255))
+    outbox_id = Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    direction = Column(String(16), nullable=False)  # customer | staff
+    filename = Column(Text, nullable=False)
+    #: What the sender declared (shown, never trusted for display).
+    content_type = Column(String(255), nullable=False)
+    size = Column(BigInteger, nullable=False)
+    sha256 = Column(String(64), nullable=False, index=True)
+    #: image/png, image/jpeg, image/gif or image/webp when the bytes are one (sniffed).
+    preview_type = Column(String(32))
+    #: False when the file was over the size limit and only listed.
+    stored = Column(Boolean, nullable=False)
+    note = Column(Text)
+    created_at = Column(DateTime(timezone=True), nullable=False, index=True)

@@ -13,12 +13,13 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
+from ks1bot.conversations.attachments import Attachments, FileView, NewFile
 from ks1bot.conversations.db import StoreUnavailable, session_factory, utc
 from ks1bot.conversations.models import AuditEvent, ConversationMessage, Handoff
 from ks1bot.conversations.outbox import DELIVERING_CHANNELS, OutboxItem, item_of, new_row
@@ -102,6 +103,8 @@ class HandoffView:
     events: Tuple[EventView, ...] = field(default=())
     #: Staff replies and hand-backs with their delivery state (the outbox rows).
     deliveries: Tuple[OutboxItem, ...] = field(default=())
+    #: The conversation's files: what the customer sent, what staff attached.
+    attachments: Tuple[FileView, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,10 @@ FINAL_STATUSES = ("resolved", "handed_back")
 
 class HandoffStore:
     def __init__(self, engine, hours: SupportHours, sla: SlaPolicy = SlaPolicy(),
-                 clock: Callable[[], dt.datetime] = now_utc) -> None:
+                 clock: Callable[[], dt.datetime] = now_utc, files: Optional[Attachments] = None) -> None:
         self.engine = engine
+        #: The conversations' files (None: this store keeps none, and replies take none).
+        self.files = files
         self.Session = session_factory(engine)
         self.hours = hours
         self.sla = sla
@@ -147,6 +152,8 @@ class HandoffStore:
             resolved_at=utc(row.resolved_at), sla_due_at=due,
             sla=sla_state(self.hours, due, now, row.status in FINAL_STATUSES),
             first_text=first, messages=messages, events=events, deliveries=deliveries,
+            attachments=tuple(self.files.for_conversation(row.channel, row.conversation_id))
+            if full and self.files is not None else (),
         )
 
     def _guard(self, action: Callable):
@@ -215,6 +222,14 @@ class HandoffStore:
             self._guard(run)
         except IntegrityError:  # the same mail again (a retry after a crash)
             pass
+
+    def add_event(self, handoff_id: int, actor: str, action: str, detail: str) -> None:
+        """A note in a handoff's audit trail from a channel ("delivery_failed: …")."""
+        def run() -> None:
+            with self.Session.begin() as session:
+                session.add(AuditEvent(handoff_id=handoff_id, actor=actor, action=action, detail=detail[:2000],
+                                       at=self.clock()))
+        self._guard(run)
 
     def open_handoff_for(self, channel: str, conversation_id: str, not_from: Optional[str] = None) -> Optional[int]:
         """The handoff a conversation is in (open or claimed), if any: while there is one,
@@ -332,13 +347,18 @@ class HandoffStore:
         except IntegrityError:
             return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id))
 
-    def reply(self, handoff_id: int, staff: str, text: str, key: Optional[str] = None) -> ActionResult:
+    def reply(self, handoff_id: int, staff: str, text: str, key: Optional[str] = None,
+              files: Sequence[NewFile] = ()) -> ActionResult:
         """Record a staff reply and queue it for the handoff's channel, in one transaction:
-        the conversation message, the audit event, the claim (when open) and the outbox
-        row. The channel's own process sends it; the handoff's page shows how far it got."""
+        the conversation message, the audit event, the claim (when open), the outbox row
+        and the files attached to it (email only). The channel's own process sends it; the
+        handoff's page shows how far it got."""
         text = (text or "").strip()
         if not text:
             return ActionResult(False, "The reply is empty; write the answer for the customer first.")
+        files = [f for f in files if f.data or f.filename]
+        if files and self.files is None:
+            return ActionResult(False, "This installation keeps no files; send the reply without attachments.")
 
         def run() -> ActionResult:
             if self._already_done(key):
@@ -351,11 +371,22 @@ class HandoffStore:
                 now = self.clock()
                 if row.status == "open":
                     row.status, row.claimed_by, row.claimed_at = "claimed", staff, now
+                if files and row.channel != "email":
+                    return ActionResult(False, f"Files can only be sent by email; this is a {row.channel} "
+                                               "conversation. Send the reply without attachments.")
                 item = new_row(row, "staff_reply", text, staff, now)
-                self._reserve(session, handoff_id, staff, "replied", key, f"{item.note}: {text[:200]}")
+                names = ", ".join(f.filename for f in files)
+                self._reserve(session, handoff_id, staff, "replied", key,
+                              f"{item.note}: {text[:200]}" + (f" [files: {names}]"[:300] if files else ""))
                 session.add(ConversationMessage(handoff_id=handoff_id, direction="staff", author=staff,
-                                                text=text, created_at=now))
+                                                text=text + (f"\n\n[Attached: {names}]" if files else ""),
+                                                created_at=now))
                 session.add(item)
+                if files:
+                    session.flush()
+                    for file_row in self.files.staff_rows(row.channel, row.conversation_id, item.id, files,
+                                                          key or f"outbox-{item.id}"):
+                        session.add(file_row)
                 channel, conversation_id, note = row.channel, row.conversation_id, item.note
             logs.event(log, "staff_replied", handoff_id=handoff_id, staff=staff, channel=channel,
                        conversation_id=conversation_id)

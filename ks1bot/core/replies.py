@@ -127,3 +127,12 @@ def render_reply(
     if channel == "email" and not small_talk:
         return f"{t['greeting_line']}\n\n{body}\n\n{t['closing']}"
     return body[:1].upper() + body[1:]
+
+
+def handoff_acknowledgement(language: str, channel: str, support_open: bool,
+                            next_opening: Optional[dt.datetime] = None) -> str:
+    """The acknowledgement of a message handed to staff without a classification (it could
+    not be read or routed): "passed to a member of staff", with the support hours."""
+    decision = Decision(route="handoff", topic="unclassified", confidence=0.0, support_open=support_open,
+                        next_opening=next_opening)
+    return render_reply(decision, language, channel)

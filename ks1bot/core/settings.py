@@ -85,8 +85,15 @@ class MailSettings:
     thread_replies_per_day: int = 1
     send_attempts: int = 8
     retry_seconds: float = 5.0
+    #: Connections to the relay the gateway delivers over side by side (one sender thread each).
+    relay_connections: int = 2
     #: Route a few sample mails at start so the first real mail is not slow.
     warm_up: bool = True
+    #: Files of one inbound mail stored for staff (and files of one staff reply), bytes.
+    max_attachment_bytes: int = 25 * 1024 * 1024
+    #: Raw mails, sent replies and conversation files older than this are deleted
+    #: (`ks1bot mail cleanup`, and once a day by the running gateway).
+    retention_days: float = 365.0
 
 
 @dataclass(frozen=True)

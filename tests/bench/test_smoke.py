@@ -76,3 +76,12 @@ def test_route_bench_quick(trained_model):
     dev_accuracy = float(row.split("|")[3])
     assert dev_accuracy >= 0.95  # the same bar as tests/test_route_cli.py
     assert "`ks1bot route` per message after warm-up" in done.stdout and "peak RSS" in done.stdout
+
+
+def test_mail_corpus(tmp_path):
+    out = tmp_path / "mail_corpus.json"
+    done = bench("mail-corpus", "--misses", "--output", str(out))
+    data = json.loads(out.read_text())
+    assert data["mails"] >= 180 and data["figures"]["crashes"] == 0
+    assert "| human mails ignored | 0 | 0 |" in done.stdout and "**hold**" in done.stdout
+    assert "Misses:" in done.stdout

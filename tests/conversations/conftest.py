@@ -8,4 +8,4 @@ import pytest
 def store(tmp_path, settings):
     from ks1bot.app import wiring
 
-    return wiring.handoff_store(settings, url=f"sqlite:///{tmp_path / 'ks1bot.db'}")
+    return wiring.handoff_store(settings.with_overrides(data_dir=tmp_path), url=f"sqlite:///{tmp_path / 'ks1bot.db'}")

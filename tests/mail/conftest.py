@@ -88,7 +88,8 @@ def gateway(mail_settings, tmp_path):
         if options:
             config = with_options(config, **options)
         url = f"sqlite:///{directory / 'ks1bot.db'}"
-        gw = MailGateway(config, router, wiring.handoff_store(mail_settings, url), wiring.outbox(mail_settings, url))
+        own = wiring.with_data_dir(mail_settings, directory)  # the conversation record's files there too
+        gw = MailGateway(config, router, wiring.handoff_store(own, url), wiring.outbox(own, url))
         gw.start()
         started.append(gw)
         return gw

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from mail_gateway.loop_protection import MailFacts, auto_reply_reason
+from ks1bot.core.settings import MailSettings, Settings
+from mail_gateway.loop_protection import MailFacts, OwnMail, auto_reply_reason, own_mail, screen_mail
 
-OURS = ("support@ks1-support.example",)
+OWN = OwnMail(("support@ks1-support.example",), ("ks1-support.example", "ks1bot.invalid"), "ks1bot.invalid")
 
 
 def facts(**kw):
     kw.setdefault("sender", "kunde@example.de")
-    kw.setdefault("our_addresses", OURS)
-    kw.setdefault("our_message_id_domain", "ks1bot.invalid")
+    kw.setdefault("own", OWN)
     return MailFacts(**kw)
 
 
@@ -19,9 +19,6 @@ def facts(**kw):
     ((("Auto-Submitted", "auto-generated; type=vacation"),), "auto_submitted"),
     ((("Content-Type", "multipart/report; report-type=delivery-status"),), "bounce"),
     ((("Return-Path", "<>"),), "bounce"),
-    ((("Precedence", "bulk"),), "precedence_bulk"),
-    ((("Precedence", "list"),), "precedence_bulk"),
-    ((("Precedence", "junk"),), "precedence_bulk"),
     ((("List-Id", "<ks1-users.lists.example>"),), "mailing_list"),
     ((("List-Unsubscribe", "<mailto:x@y>"),), "mailing_list"),
     ((("X-Autoreply", "yes"),), "x_autoreply"),
@@ -101,3 +98,103 @@ def test_read_receipts_and_ticket_confirmations(subject, body):
 ])
 def test_people_writing_about_absence_or_receipts_are_not_auto_replies(subject, body):
     assert auto_reply_reason(facts(subject=subject, body=body)) is None
+
+
+# -- machine classes beyond RFC 3834 headers (issue 11): headers first, then text -------------------
+@pytest.mark.parametrize("kw, rule", [
+    # newsletters without List-Id: a bulk mailer, a bounce-handling envelope, an infomail verdict, a body phrase
+    (dict(headers=(("X-Mailer", "Inxmail EE 4.0.2.117"),)), "bulk_mailer"),
+    (dict(headers=(("Return-Path", "<bounce-2+baAA@list-server.abc.example>"),)), "mailing_list"),
+    (dict(headers=(("Return-Path", "<noreply@bounce.gate.example>"),)), "bulk_mailer"),
+    (dict(headers=(("Feedback-ID", "123:campaign:mailer"),)), "bulk_mailer"),
+    (dict(headers=(("X-antispameurope-detected-infomail", "yes"),)), "bulk_mailer"),
+    (dict(sender='"CYLEX Newsletter" <carina@cylex.example>'), "bulk_mailer"),
+    (dict(body="abmelden | Sollte diese E-Mail nicht korrekt dargestellt werden, klicken Sie bitte hier."), "newsletter"),
+    (dict(body="Dear customer,\n...\nYou receive this e-mail because you ordered a license. Please click here to "
+               "unsubscribe from further e-mails."), "newsletter"),
+    (dict(body="Keine weiteren Pressemitteilungen zu den Themen\nSchwimmen & Co? Bitte eine kurze Mail."), "newsletter"),
+    # invoice mailers, document output systems
+    (dict(subject="Bestellung 4500258840", headers=(("X-Mailer", "SAP NetWeaver 750"),)), "bulk_mailer"),
+    # cron and monitoring
+    (dict(sender="oracle@db01.example.com", subject="Regelsets im Test-Status gefunden: 1"), "monitoring"),
+    (dict(sender="root@srv.example.com", subject="Cron <root@srv> /usr/local/bin/backup"), "monitoring"),
+    (dict(subject="** PROBLEM Service Alert: srv01/KS1 SQL is CRITICAL **"), "monitoring"),
+    (dict(headers=(("X-Cron-Env", "<SHELL=/bin/sh>"),)), "monitoring"),
+    # fax-to-mail
+    (dict(sender='"#FAX#*49000783135#"@pbx.example', subject="Erhalten von *49000783135"), "fax"),
+    (dict(subject="Fax", body="Sehr geehrter Kunde,\n\nSie haben soeben ein neues Fax von +491234 empfangen."), "fax"),
+    (dict(subject="Cisco has received a fax message", part_types=("image/tiff",)), "fax"),
+    # ticket systems, calendar replies, feedback reports, challenges, spam verdicts
+    (dict(subject="[JIRA] (SYS-422) test", headers=(("X-JIRA-FingerPrint", "978a"),)), "ticket_system"),
+    (dict(subject="Antwort Termineinladung: Schulung", calendar_method="REPLY"), "calendar_reply"),
+    (dict(subject="Akzeptiert: KS1 Schulung", part_types=("text/plain", "text/calendar")), "calendar_reply"),
+    (dict(subject="complaint about message from 192.0.2.222"), "feedback_report"),
+    (dict(body="This is an email abuse report for an email message received from IP 192.0.2.1"), "feedback_report"),
+    (dict(subject="Please confirm your message",
+          body="I am protecting myself from receiving junk mail. Please click the link to have your message delivered."),
+     "challenge_response"),
+    (dict(subject="***SPAM*** wir gratulieren Ihnen"), "spam_verdict"),
+    (dict(headers=(("X-Spam-Flag", "YES"),)), "spam_verdict"),
+    # our own domain and addresses
+    (dict(sender="KS1 Support <support@ks1-support.example>"), "own_address"),
+    # two doubts together (the noreply address may stand in Sender)
+    (dict(sender="noreply@tine.example", headers=(("Precedence", "bulk"),)), "doubts:no_reply_sender+precedence_bulk"),
+    (dict(sender="Alarm <alarm@tine.example>", headers=(("Sender", "noreply@tine.example"), ("Precedence", "bulk"))),
+     "doubts:no_reply_sender+precedence_bulk"),
+    # bounces and auto-replies of other mail systems and languages
+    (dict(subject="DELIVERY FAILURE: User hans not listed in Domino Directory"), "bounce"),
+    (dict(subject="[Automatyczna odpowiedź ] test"), "out_of_office"),
+    (dict(subject="Réponse automatique : Commande"), "out_of_office"),
+])
+def test_machine_classes(kw, rule):
+    kw.setdefault("subject", "Info")
+    kw.setdefault("body", "Hallo")
+    assert screen_mail(facts(**kw)).machine == rule
+
+
+@pytest.mark.parametrize("kw, doubt", [
+    # RFC 3834 allows either: a person may write from postmaster@ or noreply@ — to staff, never answered
+    (dict(sender="postmaster@kunde.example"), "no_reply_sender"),
+    (dict(sender="noreply@rubyforge.example"), "no_reply_sender"),
+    (dict(sender="Forum <relay@forum.example>", headers=(("Reply-To", "do-not-reply@forum.example"),)), "no_reply_sender"),
+    # a colleague (our own domain, not the bot's address): no automatic reply, staff see it
+    (dict(sender="Vertrieb <vertrieb@ks1-support.example>"), "own_domain"),
+    (dict(sender="x@mail.ks1-support.example"), "own_domain"),
+    # Precedence: bulk on a person's mail (added by a forwarding service)
+    (dict(headers=(("Precedence", "bulk"),)), "precedence_bulk"),
+    (dict(has_from=False), "missing_from"),
+    (dict(sender="anonymous@webhost.example"), "anonymous_sender"),
+    (dict(headers=(("To", "Undisclosed-Recipients:;"),)), "undisclosed_recipients"),
+    (dict(body='<?xml version="1.0"?><adf><prospect/></adf>'), "data_only_body"),
+])
+def test_doubts_go_to_staff_without_a_reply(kw, doubt):
+    kw.setdefault("subject", "KS1 Frage")
+    kw.setdefault("body", "Wie buche ich eine Gutschrift in KS1?")
+    screening = screen_mail(facts(**kw))
+    assert screening.machine is None and screening.doubts == (doubt,)
+
+
+@pytest.mark.parametrize("subject, body", [
+    # people writing about newsletters, invoices, faxes, calendars, spam — with the words machines use
+    ("Newsletter", "Wie kann ich den KS1-Newsletter abbestellen? Ich bekomme ihn doppelt."),
+    ("Unsubscribe", "Please unsubscribe me from the KS1 release mails, how do I do that?"),
+    ("Rechnung Nr. 2026-118", "Guten Tag, in KS1 wird die Rechnung Nr. 2026-118 ohne Mehrwertsteuer gedruckt."),
+    ("Fax aus KS1", "Wie kann ich aus KS1 heraus ein Fax an einen Lieferanten senden?"),
+    ("Termin", "Können wir die KS1-Schulung auf Dienstag verschieben? Die Einladung habe ich angenommen."),
+    ("Spam", "Unsere Mails aus KS1 landen beim Kunden im Spam-Ordner. Was können wir tun?"),
+    ("Cron", "Der Cronjob für den KS1-Export läuft nicht mehr, seit wir das Update eingespielt haben."),
+    ("WG: Newsletter Mai", "Hallo, siehe unten - stimmt der Preis im Newsletter?\n\n-----Ursprüngliche Nachricht-----\n"
+                           "Von: news@ks1.example\nBetreff: Newsletter Mai\n\nSollte diese E-Mail nicht korrekt "
+                           "dargestellt werden, klicken Sie bitte hier."),
+])
+def test_people_using_machine_words_are_not_machine_mail(subject, body):
+    screening = screen_mail(facts(subject=subject, body=body, sender="Hans Meier <h.meier@musterhandel.example>"))
+    assert screening.machine is None and screening.doubts == ()
+
+
+def test_own_domains_are_derived_once_from_the_settings():
+    settings = Settings(our_addresses=("support@ks1-support.example", "help@ks1.example"),
+                        message_id_domain="ks1bot.invalid", mail=MailSettings(from_address="bot@mail.ks1.example"))
+    own = own_mail(settings)
+    assert own.addresses == ("support@ks1-support.example", "help@ks1.example", "bot@mail.ks1.example")
+    assert own.domains == ("ks1-support.example", "ks1.example", "mail.ks1.example", "ks1bot.invalid")

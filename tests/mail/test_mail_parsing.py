@@ -9,7 +9,6 @@ import pytest
 import mail_samples as m
 from ks1bot.core.messages import InboundMessage
 from ks1bot.nlu.router import text_to_classify
-from mail_gateway.errors import MalformedMail
 from mail_gateway.parsing import decode_text, header_message_id, malformed_reason, message_ids, parse_mail
 
 
@@ -105,10 +104,25 @@ def test_broken_mime_and_missing_from_still_parse():
     (b"Hello, this is not a mail\r\n", "does not start with a header"),
     (b"X-Foo: bar\r\n\r\nbody", "none of the header fields"),
 ])
-def test_malformed(raw, reason):
+def test_malformed_for_the_smtp_listener(raw, reason):
     assert reason in malformed_reason(raw)
-    with pytest.raises(MalformedMail):
-        parse_mail(raw)
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"", "empty"),
+    (b"   \r\n", "empty"),
+    (b"Hello, this is not a mail\r\nnor is this\r\nor this\r\n\r\nbody", "no header block"),
+])
+def test_parse_mail_never_raises_it_says_why_it_cannot_read(raw, reason):
+    mail = parse_mail(raw, envelope_sender="<k@musterhandel.example>")
+    assert reason in mail.unparseable
+    assert mail.reply_address == "k@musterhandel.example" and mail.message_id == header_message_id(raw)[0]
+    assert raw.decode().strip() in mail.body or not raw.strip()
+
+
+def test_a_mail_with_only_uncommon_headers_is_still_read():
+    mail = parse_mail(b"X-Foo: bar\r\n\r\nbody")
+    assert mail.unparseable is None and mail.body.strip() == "body"
 
 
 @pytest.mark.parametrize("payload, declared, expected", [
@@ -121,3 +135,51 @@ def test_malformed(raw, reason):
 ])
 def test_decode_text(payload, declared, expected):
     assert decode_text(payload, declared) == expected
+
+
+# -- classes found on the real-mail corpus ------------------------------------------------------
+def test_html_text_without_markdown_escapes_and_doubled_autolinks():
+    from mail_gateway.parsing import html_to_text
+
+    text = html_to_text("<p>Mit einem Account (z. B. <a href='http://web.de'>web.de</a>) testen, "
+                        "<a href='https://ks1.example/hilfe'>Hilfe</a>.</p><p>-- <br>Anna</p><p>1. Schritt</p>")
+    assert "(z. B. web.de)" in text and "[Hilfe][" in text and "https://ks1.example/hilfe" in text
+    assert "\\--" not in text and "\n-- " in text or text.count("--") == 1
+    assert "http://web.de" not in text
+
+
+def test_an_inline_html_part_next_to_the_text_is_text_too():
+    # Horde forwards an HTML mail as an inline text/html part before the text/plain note
+    raw = (b"From: a@x.example\r\nSubject: Fwd: KS1\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n"
+           b"\r\n--M\r\nContent-Type: text/html; charset=utf-8\r\nContent-Disposition: inline\r\n\r\n"
+           b"<p>KS1 druckt keine Etiketten mehr.</p>\r\n--M\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           b"Siehe unten.\r\n--M--\r\n")
+    body = parse_mail(raw).body
+    assert "KS1 druckt keine Etiketten mehr." in body and "Siehe unten." in body
+    # the HTML alternative of a text part is not text twice
+    alternative = raw.replace(b"multipart/mixed", b"multipart/alternative").replace(b"KS1 druckt", b"Siehe unten. KS1 druckt")
+    assert parse_mail(alternative).body.strip() == "Siehe unten."
+
+
+def test_undeclared_8bit_text_in_a_german_mailbox_is_windows_1252():
+    assert decode_text("äöüß ad asd".encode("cp1252"), None) == "äöüß ad asd"
+    assert decode_text("Größe".encode("cp1252"), None) == "Größe"
+
+
+def test_a_mail_attached_to_a_mail_is_read_below_a_marker():
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    inner = EmailMessage(policy=SMTP)
+    inner["From"], inner["Subject"] = "Lager <l@x.example>", "Störung"
+    inner.set_content("KS1 hängt bei jeder Buchung.")
+    outer = EmailMessage(policy=SMTP)
+    outer["From"], outer["Subject"] = "h@x.example", "Fwd: Störung"
+    outer.set_content("Check the forwarded message")
+    outer.add_attachment(inner)
+    mail = parse_mail(outer.as_bytes())
+    note, rest = mail.body.split("---------- Attached message ----------")
+    assert note.strip() == "Check the forwarded message" and "Subject: Störung" in rest
+    assert "KS1 hängt bei jeder Buchung." in rest
+    assert [a.content_type for a in mail.attachments] == ["message/rfc822"]
+    assert "KS1 hängt bei jeder Buchung" in classified(outer.as_bytes())

@@ -8,7 +8,7 @@ import email.policy
 
 import pytest
 
-from mail_gateway.loop_protection import MailFacts, auto_reply_reason
+from mail_gateway.loop_protection import MailFacts, OwnMail, auto_reply_reason
 from mail_gateway import policy
 from mail_gateway.compose import ReplyTo, compose_reply, reply_message_id, reply_subject, to_bytes
 from mail_gateway.config import parse_host_port, parse_imap_url, resolve
@@ -48,7 +48,9 @@ def ctx(**kw):
     (ctx(), policy.Verdict("route")),
     (ctx(auto_reason="out_of_office"), policy.Verdict("ignore", "auto_generated:out_of_office")),
     (ctx(auto_reason="bounce", in_handoff=True), policy.Verdict("ignore", "auto_generated:bounce")),
-    (ctx(has_reply_address=False), policy.Verdict("ignore", "no_sender")),
+    (ctx(has_reply_address=False), policy.Verdict("followup", "no_sender")),       # staff see it
+    (ctx(doubts=("no_reply_sender",)), policy.Verdict("followup", "no_auto_reply:no_reply_sender")),
+    (ctx(doubts=("own_domain",), replies_to_sender=10), policy.Verdict("followup", "no_auto_reply:own_domain")),
     (ctx(in_handoff=True, replies_in_thread=1, replies_to_sender=99), policy.Verdict("followup", "handoff_followup")),
     (ctx(replies_to_sender=9), policy.Verdict("route")),
     (ctx(replies_to_sender=10), policy.Verdict("ignore", "sender_rate_limit")),
@@ -74,7 +76,7 @@ def test_limits_are_configurable():
 ])
 def test_loop_protection_is_the_shared_one(headers, subject, expected):
     facts = MailFacts(sender="k@musterhandel.example", subject=subject, body="Hallo", headers=headers,
-                      our_addresses=("support@ks1-support.example",), our_message_id_domain="ks1bot.invalid")
+                      own=OwnMail(("support@ks1-support.example",), ("ks1-support.example",), "ks1bot.invalid"))
     assert auto_reply_reason(facts) == expected
 
 

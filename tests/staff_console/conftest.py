@@ -41,9 +41,15 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def make_console(settings, url):
+def make_console(settings, url, data_dir=None):
+    """The console's parts on `url`; its files go to `data_dir` (default: next to a SQLite
+    database, else the settings' data directory)."""
     from ks1bot.app import wiring
 
+    if data_dir is None and url.startswith("sqlite:///"):
+        data_dir = Path(url[len("sqlite:///"):]).parent
+    if data_dir is not None:
+        settings = settings.with_overrides(data_dir=Path(data_dir))
     store = wiring.handoff_store(settings, url=url)
     auth = wiring.staff_accounts(settings, url=url)
     app = wiring.console_app(settings, url=url, poll_seconds=0.2)
