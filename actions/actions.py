@@ -15,6 +15,7 @@ from ks1bot.core import logs
 from ks1bot.core.messages import CHANNELS, InboundMessage, parse_timestamp
 from ks1bot.conversations.db import StoreUnavailable
 from ks1bot.core.replies import phrase
+from ks1bot.core.tokens import CustomerIdentity
 
 log = logging.getLogger("actions")
 
@@ -57,19 +58,27 @@ def set_router(router, store=None) -> None:
 
 
 def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) -> InboundMessage:
-    """The message as the routing code sees it. Channels put details in the metadata:
-    channel (email/chat/call), received_at, sender (address or phone), subject, language,
-    original_text (the text before any channel-side rewriting)."""
+    """The message as the routing code sees it. Our channels (ks1bot.channels) put details
+    in the metadata: channel (email/chat/call), received_at, subject, language,
+    original_text (the text before any channel-side rewriting), and who the customer is:
+    the phone channel the caller's number (`sender`), the web channels the identity of a
+    customer token signed by KS1 web (`ks1bot_identity`). Without one a chat is an
+    unknown customer: neither the conversation id nor anything else a client sends decides."""
     latest = tracker.latest_message or {}
     metadata: Dict[str, Any] = latest.get("metadata") or {}
     channel = metadata.get("channel") if metadata.get("channel") in CHANNELS else "chat"
+    identity = CustomerIdentity.from_metadata(metadata.get("ks1bot_identity"))
+    if channel == "call" and tracker.get_latest_input_channel() == "call":
+        sender = str(metadata.get("sender") or "")
+    else:
+        channel = "chat" if channel == "call" else channel
+        sender = identity.email if identity else ""
     received_at = now or dt.datetime.now(dt.timezone.utc)
     if metadata.get("received_at"):
         try:
             received_at = parse_timestamp(metadata["received_at"])
         except ValueError:
             pass
-    sender = str(metadata.get("sender") or tracker.sender_id or "")
     text = metadata["original_text"] if isinstance(metadata.get("original_text"), str) else latest.get("text")
     language = metadata.get("language")
     if isinstance(text, str) and text.startswith("/"):
@@ -85,6 +94,7 @@ def inbound_from_tracker(tracker: Tracker, now: Optional[dt.datetime] = None) ->
         subject=metadata.get("subject"),
         language_hint=language if language in ("de", "en") else None,
         auto_generated=metadata.get("auto_generated"),
+        customer_id=identity.customer_id if identity else None,
     )
 
 

@@ -9,10 +9,16 @@ an asyncio/aiohttp client with N virtual users, each sending its next message as
 soon as the previous reply is in (closed loop, no think time). Every message opens a
 new conversation, so each one is classified, routed by the action server and answered
 (none is cut short by the silence after a handoff). The texts are the KS1 messages of
-../shared/eval/dev.jsonl and bench/data/holdout.jsonl, with their channel, sender and
-timestamp as metadata, each sent with a case number of its own ("(Vorgang 4711…)") so
-no text repeats and no cache inside the bot answers in place of the model. Traffic
-goes to 127.0.0.1 only, bounded in time and count.
+../shared/eval/dev.jsonl and bench/data/holdout.jsonl, with their channel and timestamp
+as metadata, each sent with a case number of its own ("(Vorgang 4711…)") so no text
+repeats and no cache inside the bot answers in place of the model. Traffic goes to
+127.0.0.1 only, bounded in time and count.
+
+The client authenticates like the real ones (docs/security.md): chat and email texts go
+to the REST webhook with its API key and, when the sender is a customer of the
+directory, a customer token signed like KS1 web's; call transcripts go to the phone
+webhook, signed like the phone system's requests. `ks1bot bench server` makes the
+secrets for the bot it starts and hands them to the generator in its environment.
 """
 from __future__ import annotations
 
@@ -43,6 +49,24 @@ TARGET_P95_MS = 100.0
 RASA_REFERENCE = "about 20 messages/s for one Rasa instance (Rasa's published figure)"
 
 
+#: The secrets `ks1bot bench server` starts its bot with (and gives the load generator).
+SECRET_NAMES = ("KS1BOT_REST_API_KEY", "KS1BOT_CALL_SECRET", "KS1BOT_WIDGET_TOKEN_SECRET")
+
+
+def bench_secrets() -> Dict[str, str]:
+    import secrets
+
+    return {name: secrets.token_hex(32) for name in SECRET_NAMES}
+
+
+def load_directory():
+    """The evaluation customer directory (None when it is missing): whose token to send."""
+    from ks1bot.core.customers import CustomerDirectory
+
+    path = EVAL / "customers.csv"
+    return CustomerDirectory.load(path) if path.is_file() else None
+
+
 def load_messages(files: Sequence[Path] = MESSAGE_FILES) -> List[Dict[str, Any]]:
     """The texts and metadata the virtual users send."""
     messages = []
@@ -56,10 +80,10 @@ def load_messages(files: Sequence[Path] = MESSAGE_FILES) -> List[Dict[str, Any]]
                 continue
             if not isinstance(row, dict) or not str(row.get("text") or "").strip():
                 continue
-            metadata = {k: row[k] for k in ("channel", "received_at", "sender", "subject") if row.get(k)}
+            metadata = {k: row[k] for k in ("channel", "received_at", "subject") if row.get(k)}
             if metadata.get("channel") not in ("chat", "email", "call"):
                 metadata["channel"] = "chat"
-            messages.append({"text": str(row["text"]), "metadata": metadata})
+            messages.append({"text": str(row["text"]), "metadata": metadata, "sender": str(row.get("sender") or "")})
     if not messages:
         raise BenchError(f"no messages found in {', '.join(str(p) for p in files)}.")
     return messages
@@ -78,11 +102,66 @@ def unique_text(text: str, case_number: int) -> str:
     return f"{text.rstrip()} (Vorgang {case_number})"
 
 
+class Credentials:
+    """How the load generator signs and authenticates, from its environment."""
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        missing = [name for name in SECRET_NAMES if not env.get(name)]
+        if missing:
+            raise BenchError(f"the load generator needs {', '.join(missing)} in its environment "
+                             "(`ks1bot bench server` sets them for the bot it starts).")
+        self.rest_key = env["KS1BOT_REST_API_KEY"]
+        self.call_secret = env["KS1BOT_CALL_SECRET"]
+        self.widget_secret = env["KS1BOT_WIDGET_TOKEN_SECRET"]
+        self.directory = load_directory()
+        self._tokens: Dict[str, Optional[str]] = {}
+
+    def customer_token(self, sender: str) -> Optional[str]:
+        """KS1 web's token for a sender that is a customer (made once per sender)."""
+        if sender not in self._tokens:
+            from ks1bot.core.tokens import make_customer_token
+
+            match = self.directory.match(sender) if self.directory is not None and sender else None
+            self._tokens[sender] = make_customer_token(self.widget_secret, match.customer.customer_id, time.time(),
+                                                       email=sender) if match else None
+        return self._tokens[sender]
+
+    def request(self, url: str, message: Dict[str, Any], conversation: str, text: str):
+        """(url, body bytes, headers, kind) of one message: a call transcript to the phone
+        webhook, signed; anything else to the REST webhook with the API key."""
+        from ks1bot.core.tokens import sign_request
+
+        metadata = dict(message["metadata"])
+        if metadata.get("channel") == "call":
+            body = json.dumps({"call_id": conversation, "caller": message["sender"] or "+4900000000",
+                               "transcript": text}).encode()
+            stamp = str(int(time.time()))
+            return (url.rsplit("/webhooks/", 1)[0] + "/webhooks/call", body,
+                    {"Content-Type": "application/json", "X-KS1-Timestamp": stamp,
+                     "X-KS1-Signature": sign_request(self.call_secret, stamp, body)}, "call")
+        token = self.customer_token(message["sender"])
+        if token:
+            metadata["customer_token"] = token
+        body = json.dumps({"sender": conversation, "message": text, "metadata": metadata}).encode()
+        return url, body, {"Content-Type": "application/json", "Authorization": f"Bearer {self.rest_key}"}, "rest"
+
+
+def answered(kind: str, status: int, body: Any) -> bool:
+    """A decision came back (REST: a `custom` message; phone: the route)."""
+    if status != 200:
+        return False
+    if kind == "call":
+        return isinstance(body, dict) and bool(body.get("route"))
+    return any(isinstance(r, dict) and "custom" in r for r in body or [])
+
+
 async def drive(url: str, concurrency: int, duration: float, max_messages: int,
-                messages: Sequence[Dict[str, Any]], prefix: str = "load", timeout: float = 60.0) -> Dict[str, Any]:
+                messages: Sequence[Dict[str, Any]], prefix: str = "load", timeout: float = 60.0,
+                credentials: Optional[Credentials] = None) -> Dict[str, Any]:
     """Closed-loop load: `concurrency` users until `duration` seconds or `max_messages`."""
     import aiohttp
 
+    credentials = credentials or Credentials(dict(os.environ))
     latencies: List[float] = []
     failures: Dict[str, int] = {}
     counter = itertools.count()
@@ -99,13 +178,13 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
                 return
             message = messages[n % len(messages)]
             text = unique_text(message["text"], case_base + n)
-            payload = {"sender": f"{prefix}-{number}-{turn}", "message": text, "metadata": message["metadata"]}
+            target, body, headers, kind = credentials.request(url, message, f"{prefix}-{number}-{turn}", text)
             sent = time.perf_counter()
             try:
-                async with session.post(url, json=payload) as response:
-                    body = await response.json(content_type=None)
-                    ok = response.status == 200 and any(isinstance(r, dict) and "custom" in r for r in body or [])
-                    problem = None if ok else f"HTTP {response.status} without a decision"
+                async with session.post(target, data=body, headers=headers) as response:
+                    answer = await response.json(content_type=None)
+                    problem = None if answered(kind, response.status, answer) else \
+                        f"HTTP {response.status} without a decision"
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 problem = type(exc).__name__
             if problem is None:
@@ -144,8 +223,13 @@ def generator_main(argv: Optional[Sequence[str]] = None) -> int:
     if host not in ("127.0.0.1", "localhost", "[::1]"):
         print("server_load: the load generator only targets 127.0.0.1 / localhost.", file=sys.stderr)
         return 2
+    try:
+        credentials = Credentials(dict(os.environ))
+    except BenchError as exc:
+        print(f"server_load: {exc}", file=sys.stderr)
+        return 2
     result = asyncio.run(drive(args.url, max(1, args.concurrency), min(args.duration, 600.0),
-                               args.max_messages, load_messages(), args.prefix))
+                               args.max_messages, load_messages(), args.prefix, credentials=credentials))
     print(json.dumps(result), flush=True)
     return 0
 
@@ -208,6 +292,8 @@ class Bot:
         self.log_path = workdir / "serve.log"
         self.settings = settings or self._settings()
         self.process: Optional[subprocess.Popen] = None
+        #: The public channels' secrets of this bot; the load generator gets them too.
+        self.secrets = bench_secrets()
 
     @property
     def url(self) -> str:
@@ -243,6 +329,7 @@ class Bot:
         command = self.command()
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.process = subprocess.Popen(command, cwd=common.ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.secrets},
                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -275,11 +362,13 @@ class Bot:
         self.process = None
 
 
-def run_generator(url: str, concurrency: int, duration: float, max_messages: int, prefix: str) -> Dict[str, Any]:
+def run_generator(url: str, concurrency: int, duration: float, max_messages: int, prefix: str,
+                  secrets: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """The load generator in a separate Python process; its JSON result."""
     command = [sys.executable, "-m", "bench.server_load", "--url", url, "--concurrency", str(concurrency),
                "--duration", str(duration), "--max-messages", str(max_messages), "--prefix", prefix]
-    done = subprocess.run(command, cwd=common.ROOT, capture_output=True, text=True, timeout=duration + 300)
+    done = subprocess.run(command, cwd=common.ROOT, capture_output=True, text=True, timeout=duration + 300,
+                          env={**os.environ, **(secrets or {})})
     if done.returncode != 0:
         raise BenchError(f"the load generator failed (exit code {done.returncode}): {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -303,12 +392,12 @@ def run(levels: Sequence[int] = (1, 10, 50), duration: float = 30.0, max_message
         try:
             progress("bot is up; warming up …")
             if warmup:
-                run_generator(bot.url, 1, 120.0, warmup, "warmup")
+                run_generator(bot.url, 1, 120.0, warmup, "warmup", bot.secrets)
             for level in levels:
                 progress(f"{level} concurrent conversation(s) for {duration:.0f} s …")
                 pids = bot.pids()
                 cpu_before = cpu_seconds(pids)
-                result = run_generator(bot.url, level, duration, max_messages, f"c{level}")
+                result = run_generator(bot.url, level, duration, max_messages, f"c{level}", bot.secrets)
                 cpu = cpu_seconds(pids) - cpu_before
                 result["server_cpu_ms_per_message"] = round(1000 * cpu / max(1, result["messages"]), 1)
                 result["server_cpu_share"] = round(cpu / max(1e-9, result["elapsed_s"]), 2)
@@ -337,9 +426,11 @@ def report(data: Dict[str, Any]) -> str:
              f"{r['server_cpu_share']:.2f}"] for r in data["results"]]
     text = [
         common.machine_line(data["machine"]),
-        f"`ks1bot serve` (Rasa REST channel + action server, model {data['model']}), closed-loop load from a "
-        f"separate process, {data['options']['duration']:.0f} s per level after {data['options']['warmup']} "
-        f"warm-up messages; every message a new conversation. Reference: {RASA_REFERENCE}.",
+        f"`ks1bot serve` (Rasa REST and phone channels + action server, model {data['model']}), closed-loop load "
+        f"from a separate process that authenticates like the real clients (REST API key and KS1 web's customer "
+        f"tokens, signed phone requests), {data['options']['duration']:.0f} s per level after "
+        f"{data['options']['warmup']} warm-up messages; every message a new conversation. "
+        f"Reference: {RASA_REFERENCE}.",
         "", common.markdown_table(header, rows),
     ]
     at10 = next((r for r in data["results"] if r["concurrency"] == 10), None)

@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Union
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import OperationalError
@@ -34,8 +34,9 @@ from console.auth import Auth, tokens_match
 from ks1bot.conversations.attachments import PREVIEW_TYPES, NewFile, sniff_image
 from ks1bot.conversations.db import StoreUnavailable
 from ks1bot.conversations.models import CHANNELS, PRIORITIES, STATUSES
-from ks1bot.conversations.store import HandoffStore
+from ks1bot.conversations.store import HandoffStore, HandoffView
 from ks1bot.core import logs
+from ks1bot.core.limits import Network, client_address, forwarded_https
 
 log = logging.getLogger("console.app")
 HERE = Path(__file__).parent
@@ -60,11 +61,73 @@ def content_disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, poll_seconds: float = 1.0,
-               extra_routes: Sequence[BaseRoute] = (), max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Starlette:
+#: Largest id the database holds (64-bit); any other id is a 404, not an error.
+MAX_ID = 2 ** 63 - 1
+
+#: What `?notice=<code>` on a handoff's page says (store.RESULT_CODES): our sentences,
+#: filled from the handoff itself. Query parameters carry codes only, never text.
+NOTICES = {
+    "claimed": "You are working on this handoff now.",
+    "already_yours": "You are already working on this handoff.",
+    "claim_lost": "{claimed_by} claimed this handoff first.",
+    "duplicate": "Already done (the form was sent twice).",
+    "duplicate_reply": "Already sent (the form was sent twice).",
+    "reply_empty": "The reply is empty; write the answer for the customer first.",
+    "reply_sent": "Reply sent ({note}).",
+    "reply_queued": "Reply queued ({note}); its delivery is shown below.",
+    "resolved": "Resolved.",
+    "handed_back": "Handed back: the bot answers this conversation again.",
+    "not_found": "This handoff does not exist.",
+    "already_resolved": "Nothing to do: this handoff was already resolved by {claimed_by}.",
+    "already_handed_back": "Nothing to do: this handoff was already handed back to the bot.",
+    "claimed_by_other": "{claimed_by} is already working on this handoff.",
+    "files_not_kept": "This installation keeps no files; send the reply without attachments.",
+    "files_email_only": "Files can only be sent by email; send the reply without attachments.",
+}
+#: What `?error=<code>` on the login page says.
+LOGIN_ERRORS = {
+    "session_expired": "Your session has ended; log in again.",
+}
+
+
+def notice_text(code: str, handoff: HandoffView) -> str:
+    """The sentence for a result code on this handoff's page ('' for an unknown code)."""
+    template = NOTICES.get(code)
+    if template is None:
+        return ""
+    note = handoff.deliveries[-1].note if handoff.deliveries else ""
+    return template.format(claimed_by=handoff.claimed_by or "A colleague", note=note or "")
+
+
+def parse_id(value: Optional[str]) -> Optional[int]:
+    """A positive database id from a URL, else None (letters, signs, huge numbers)."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool] = "auto", poll_seconds: float = 1.0,
+               extra_routes: Sequence[BaseRoute] = (), trusted_proxies: Sequence[Network] = (),
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Starlette:
     """`extra_routes`: served by the same app (the chat widget's web side, mounted by the
-    start-up code). `max_upload_bytes`: the files of one staff reply together."""
+    start-up code). `secure_cookies`: auto (Secure when the request came over HTTPS, also
+    as a trusted proxy reports it), always or never. `trusted_proxies`: the reverse proxies
+    whose X-Forwarded-For / X-Forwarded-Proto are believed; nobody else's.
+    `max_upload_bytes`: the files of one staff reply together."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    cookie_mode = {True: "always", False: "never"}.get(secure_cookies, secure_cookies) \
+        if isinstance(secure_cookies, bool) else secure_cookies
+
+    def peer(request: Request) -> Optional[str]:
+        return request.client.host if request.client else None
+
+    def client_of(request: Request) -> str:
+        return client_address(peer(request), request.headers.get("x-forwarded-for"), trusted_proxies)
+
+    def over_https(request: Request) -> bool:
+        return request.url.scheme == "https" or forwarded_https(
+            peer(request), request.headers.get("x-forwarded-proto"), trusted_proxies)
 
     def page(request: Request, name: str, context: Dict[str, Any], status_code: int = 200) -> HTMLResponse:
         response = templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -109,8 +172,9 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
     def csrf_ok(form: Dict[str, str], csrf: str) -> bool:
         return tokens_match(csrf, form.get("csrf_token"))
 
-    def set_cookie(response: Response, name: str, value: str) -> None:
-        response.set_cookie(name, value, httponly=True, samesite="lax", secure=secure_cookies, path="/console")
+    def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+        secure = cookie_mode == "always" or (cookie_mode == "auto" and over_https(request))
+        response.set_cookie(name, value, httponly=True, samesite="lax", secure=secure, path="/console")
 
     async def signed_in_form(request: Request, uploads: Optional[list] = None):
         """(staff, form) of a logged-in POST with a valid CSRF token, or the response to send."""
@@ -131,24 +195,24 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
     # -- login ----------------------------------------------------------------------------
     async def login_page(request: Request) -> Response:
         token = secrets.token_urlsafe(24)
-        response = page(request, "login.html", {"csrf_token": token, "error": request.query_params.get("error", "")})
-        set_cookie(response, LOGIN_COOKIE, token)
+        error = LOGIN_ERRORS.get(request.query_params.get("error", ""), "")
+        response = page(request, "login.html", {"csrf_token": token, "error": error})
+        set_cookie(request, response, LOGIN_COOKIE, token)
         return response
 
     async def login(request: Request) -> Response:
         form = await form_of(request)
         if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf_token")):
             return forbidden(request)
-        client = request.client.host if request.client else "?"
-        token, problem = auth.login(form.get("name", "").strip(), form.get("password", ""), client)
+        token, problem = auth.login(form.get("name", "").strip(), form.get("password", ""), client_of(request))
         if token is None:
             status = 429 if problem.startswith("Too many") else 401
             fresh = secrets.token_urlsafe(24)
             response = page(request, "login.html", {"csrf_token": fresh, "error": problem}, status)
-            set_cookie(response, LOGIN_COOKIE, fresh)
+            set_cookie(request, response, LOGIN_COOKIE, fresh)
             return response
         response = RedirectResponse("/console", status_code=303)
-        set_cookie(response, SESSION_COOKIE, token)
+        set_cookie(request, response, SESSION_COOKIE, token)
         response.delete_cookie(LOGIN_COOKIE, path="/console")
         return response
 
@@ -186,10 +250,10 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
         })
 
     def handoff_id_of(request: Request) -> int:
-        try:
-            return int(request.path_params["handoff_id"])
-        except (KeyError, ValueError):
+        found = parse_id(request.path_params.get("handoff_id"))
+        if found is None:
             raise HTTPException(404)
+        return found
 
     async def detail(request: Request) -> Response:
         session = current(request)
@@ -200,7 +264,8 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
             raise HTTPException(404)
         return page(request, "detail.html", {
             "staff": session[0], "csrf_token": session[1], "h": handoff, "max_upload_mb": limit_mb,
-            "form_token": secrets.token_urlsafe(16), "notice": request.query_params.get("notice", ""),
+            "form_token": secrets.token_urlsafe(16),
+            "notice": notice_text(request.query_params.get("notice", ""), handoff),
             "ok": request.query_params.get("ok", "1") == "1",
         })
 
@@ -227,16 +292,19 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
             result = store.hand_back(handoff_id, staff, key)
         else:
             raise HTTPException(404)
-        query = urlencode({"notice": result.message, "ok": "1" if result.ok else "0"})
+        query = urlencode({"notice": result.code, "ok": "1" if result.ok else "0"})
         return RedirectResponse(f"/console/handoffs/{handoff_id}?{query}", status_code=303)
 
     # -- files -----------------------------------------------------------------------------
     def file_of(request: Request):
         if store.files is None:
             raise HTTPException(404)
+        file_id = parse_id(request.path_params.get("file_id"))
+        if file_id is None:
+            raise HTTPException(404)
         try:
-            view = store.files.get(int(request.path_params["file_id"]))
-        except (KeyError, ValueError):
+            view = store.files.get(file_id)
+        except KeyError:
             raise HTTPException(404)
         if view is None or not view.stored:
             raise HTTPException(404)
@@ -296,13 +364,10 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: bool = False, po
         delivery state of that handoff's replies and hand-backs (its detail page)."""
         if current(request) is None:
             return to_login(request)
-        try:
-            watched = int(request.query_params["handoff"]) if request.query_params.get("handoff") else None
-        except ValueError:
-            watched = None
-        try:
-            last = int(request.query_params.get("after") or store.latest_id())
-        except ValueError:
+        watched = parse_id(request.query_params.get("handoff"))
+        after = request.query_params.get("after")
+        last = store.latest_id() if not after else (0 if after == "0" else parse_id(after))
+        if last is None:
             last = store.latest_id()
         seen: Dict[int, str] = {}
 

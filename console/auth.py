@@ -1,4 +1,11 @@
-"""Staff accounts (argon2 hashes), server-side sessions with CSRF tokens, login rate limit."""
+"""Staff accounts (argon2 hashes), server-side sessions with CSRF tokens, login lockouts.
+
+A login costs the same whether the name exists or not (an unknown name is checked
+against a dummy hash), so the time does not tell which staff names exist. Failed logins
+lock out per client address (any names: one address guessing) and per account (any
+addresses: guessing spread over many); the account limit is the higher one, so a single
+address is stopped before it can lock a colleague out. The client address is the one the
+console's trusted proxy reports (console.app), never a header anyone can send."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +27,15 @@ from ks1bot.core import logs
 log = logging.getLogger("console.auth")
 _hasher = PasswordHasher()
 NAME = re.compile(r"^[A-Za-z0-9._@-]{2,80}$")
+_dummy_hash: Optional[str] = None
+
+
+def dummy_hash() -> str:
+    """An argon2 hash of a random password, with the same parameters as real ones."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(24))
+    return _dummy_hash
 
 
 class AuthError(Exception):
@@ -34,14 +50,25 @@ class Staff:
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    #: Failed logins from one client address (any names) within the window.
     max_failures: int = 5
     window: dt.timedelta = dt.timedelta(minutes=15)
     session_lifetime: dt.timedelta = dt.timedelta(hours=10)
+    #: Failed logins for one account (from any addresses) within the window.
+    account_max_failures: int = 20
 
 
-def is_locked_out(failures_in_window: int, policy: LoginPolicy) -> bool:
-    """Pure rule: too many failed logins for this name from this address in the window."""
-    return failures_in_window >= policy.max_failures
+def is_locked_out(client_failures: int, policy: LoginPolicy, account_failures: int = 0) -> bool:
+    """Pure rule: too many failed logins from this address, or for this account, in the window."""
+    return client_failures >= policy.max_failures or account_failures >= policy.account_max_failures
+
+
+def client_key(client: str) -> str:
+    return f"client:{client}"
+
+
+def account_key(name: str) -> str:
+    return f"account:{(name or '').strip().lower()}"
 
 
 def tokens_match(expected: Optional[str], given: Optional[str]) -> bool:
@@ -54,6 +81,7 @@ class Auth:
         self.Session = session_factory(engine)
         self.policy = policy
         self.clock = clock
+        dummy_hash()  # made now, not during the first login with an unknown name
 
     # -- accounts -------------------------------------------------------------------------
     def add_staff(self, name: str, password: str) -> Staff:
@@ -89,21 +117,24 @@ class Auth:
             ).scalar() or 0
 
     def login(self, name: str, password: str, client: str) -> "tuple[Optional[str], str]":
-        """(session token, '') on success, (None, reason) otherwise."""
-        key = f"{(name or '').lower()}|{client}"
-        if is_locked_out(self.failures(key), self.policy):
+        """(session token, '') on success, (None, reason) otherwise. `client` is the
+        client's address (behind a trusted proxy: the address it reports)."""
+        name = (name or "")[:200]
+        keys = (client_key(client), account_key(name))
+        if is_locked_out(self.failures(keys[0]), self.policy, self.failures(keys[1])):
             logs.event(log, "login_locked_out", logging.WARNING, staff=name, client=client)
             minutes = int(self.policy.window.total_seconds() // 60)
             return None, f"Too many failed logins; wait {minutes} minutes and try again."
         with self.Session.begin() as session:
             row = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar()
             ok = False
-            if row is not None:
-                try:
-                    ok = _hasher.verify(row.password_hash, password or "")
-                except (VerificationError, InvalidHashError):
-                    ok = False
-            session.add(LoginAttempt(key=key, succeeded=int(ok), at=self.clock()))
+            try:  # an unknown name costs the same argon2 check as a known one
+                ok = _hasher.verify(row.password_hash if row is not None else dummy_hash(), password or "")
+            except (VerificationError, InvalidHashError):
+                ok = False
+            ok = ok and row is not None
+            for key in keys:
+                session.add(LoginAttempt(key=key, succeeded=int(ok), at=self.clock()))
             if not ok:
                 logs.event(log, "login_failed", logging.WARNING, staff=name, client=client)
                 return None, "Wrong name or password."

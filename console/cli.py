@@ -53,8 +53,10 @@ def cmd_console_serve(args: argparse.Namespace, console_app: AppFactory) -> int:
 
     settings = _settings(args)
     logs.configure()
+    # proxy_headers off: which proxy's X-Forwarded-* count is security.trusted_proxies' decision
+    # (console.app), not uvicorn's default of believing 127.0.0.1
     uvicorn.run(console_app(settings), host=args.host or settings.console.host,
-                port=args.port or settings.console.port,
+                port=args.port or settings.console.port, proxy_headers=False,
                 log_level="warning", access_log=False, ws="none")  # websockets 10 (Rasa's pin) is too old for uvicorn's ws
     return 0
 

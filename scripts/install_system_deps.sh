@@ -3,8 +3,9 @@
 set -euo pipefail
 packages=()
 # chromium + chromium-driver: browser tests; postgresql: the handoff store on PostgreSQL;
-# dovecot-imapd + dovecot-core: the IMAP server of the email tests; openssl: their TLS certificate.
-want=(chromium chromium-driver postgresql dovecot-imapd dovecot-core openssl ${KS1BOT_APT_PACKAGES:-})
+# dovecot-imapd + dovecot-core: the IMAP server of the email tests; openssl: their TLS certificate;
+# nginx: the production front (deploy/nginx), started by the security tests.
+want=(chromium chromium-driver postgresql dovecot-imapd dovecot-core openssl nginx ${KS1BOT_APT_PACKAGES:-})
 # Node.js and npm fetch the chat widget; many machines have them outside Debian's packages.
 command -v npm >/dev/null || want+=(nodejs npm)
 for pkg in "${want[@]}"; do
@@ -16,6 +17,12 @@ if ((${#packages[@]})); then
     exit 1
   fi
   echo "Installing Debian packages: ${packages[*]}"
+  # The tests start their own servers (nginx, PostgreSQL, Dovecot) on loopback: keep the
+  # packages' own services (nginx on port 80, …) from starting during the installation.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi

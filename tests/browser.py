@@ -25,13 +25,15 @@ def chromium_path() -> str:
 
 
 @contextlib.contextmanager
-def browser() -> Iterator[object]:
+def browser(**options) -> Iterator[object]:
+    """A fresh profile; `options` go to Playwright's context (e.g. ignore_https_errors for
+    the tests' self-signed certificate)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": 1280, "height": 900}, **options,
         )
         try:
             yield context

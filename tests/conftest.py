@@ -86,8 +86,20 @@ def router(settings, eval_customers, knowledge, classifier):
 
 
 # -- the whole bot as `make run` starts it, once per session ---------------------------------
+#: The secrets the live bot runs with (the tests sign and authenticate like real clients).
+LIVE_SECRETS = {
+    "KS1BOT_RASA_TOKEN": "rasa-api-token-" + "r" * 32,
+    "KS1BOT_ACTIONS_TOKEN": "actions-token-" + "a" * 32,
+    "KS1BOT_WIDGET_TOKEN_SECRET": "ks1web-widget-secret-" + "w" * 32,
+    "KS1BOT_CALL_SECRET": "phone-system-secret-" + "p" * 32,
+    "KS1BOT_REST_API_KEY": "rest-api-key-" + "k" * 32,
+}
+
+
 class LiveBot:
     """`ks1bot serve` on free loopback ports with its own settings and data directory."""
+
+    secrets = LIVE_SECRETS
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -95,6 +107,9 @@ class LiveBot:
         self.settings_file = root / "settings.yml"
         self.rasa_port, self.actions_port, self.console_port = free_port(), free_port(), free_port()
         self.smtp_port = free_port()
+        #: KS1 web's stand-in (tests/support/ks1web.py): another origin that embeds the widget.
+        self.ks1web_port = free_port()
+        self.ks1web_origin = f"http://localhost:{self.ks1web_port}"
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.log_path = root / "serve.log"
@@ -115,13 +130,20 @@ class LiveBot:
             f"knowledge_dir: {ROOT / 'data' / 'knowledge'}\ndata_dir: {self.data_dir}\n"
             "our_addresses: [support@ks1-support.example]\n"
             f"mail:\n  relay: 127.0.0.1:{self.sink.port}\n  relay_starttls: false\n"
+            # the suite opens hundreds of widget sessions from 127.0.0.1; the limits' own tests
+            # use the per-conversation ones (tests/security)
+            "security:\n"
+            f"  cors_origins: [{self.console_url}, {self.ks1web_origin}]\n"
+            "  trusted_proxies: [127.0.0.1]\n"
+            "  session_burst: 1000\n  session_per_minute: 1000\n"
+            "  client_burst: 1000\n  client_per_minute: 6000\n"
         )
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("ks1bot")), "--settings", str(self.settings_file), "serve",
              "--rasa-port", str(self.rasa_port), "--actions-port", str(self.actions_port),
              "--console-port", str(self.console_port), "--smtp-listen", f"127.0.0.1:{self.smtp_port}"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.secrets},
         )
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -154,3 +176,13 @@ def live_bot(tmp_path_factory, trained_model):
     bot.start()
     yield bot
     bot.stop()
+
+
+@pytest.fixture(scope="session")
+def ks1web(live_bot):
+    """KS1 web's stand-in, on the origin the live bot allows (security.cors_origins)."""
+    from tests.support.ks1web import Ks1Web
+
+    site = Ks1Web(live_bot.ks1web_port).start()
+    yield site
+    site.stop()

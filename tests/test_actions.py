@@ -21,8 +21,13 @@ def parse(topic, confidence=0.97, text="…"):
     }
 
 
-def tracker(latest, slots=None, sender="h.meier@meier-bau.de"):
-    return Tracker(sender, slots or {}, latest, [], False, None, {}, "action_listen")
+#: What the web channels put into the metadata for a customer token signed by KS1 web.
+MEIER = {"customer_id": "C1001", "name": "Hans Meier", "email": "h.meier@meier-bau.de"}
+
+
+def tracker(latest, slots=None, sender="h.meier@meier-bau.de", input_channel="rest"):
+    events = [{"event": "user", "text": latest.get("text"), "input_channel": input_channel}] if latest else []
+    return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
 
 
 @pytest.fixture
@@ -42,7 +47,7 @@ def router(settings, eval_customers, knowledge, store):
 
 def test_exclusion_reply_and_decision(router):
     latest = parse("hardware", text="Unser Etikettendrucker ist kaputt, welchen sollen wir kaufen?")
-    latest["metadata"] = {"received_at": "2026-11-17T11:20:00+01:00", "channel": "chat"}
+    latest["metadata"] = {"received_at": "2026-11-17T11:20:00+01:00", "channel": "chat", "ks1bot_identity": MEIER}
     dispatcher = CollectingDispatcher()
     events = actions.ActionRoute().run(dispatcher, tracker(latest), {})
     assert len(dispatcher.messages) == 1
@@ -57,7 +62,7 @@ def test_exclusion_reply_and_decision(router):
 
 def test_handoff_sets_the_slot_and_the_bot_then_stays_silent(router, store):
     latest = parse("bug_report", text="KS1 stürzt beim Buchen ab")
-    latest["metadata"] = {"received_at": "2026-11-17T21:05:00+01:00"}
+    latest["metadata"] = {"received_at": "2026-11-17T21:05:00+01:00", "ks1bot_identity": MEIER}
     dispatcher = CollectingDispatcher()
     events = actions.ActionRoute().run(dispatcher, tracker(latest), {})
     decision = dispatcher.messages[0]["custom"]["ks1bot"]
@@ -106,18 +111,48 @@ def test_a_call_in_a_handoff_hears_that_staff_have_it(router, store):
     latest = parse("greeting", text="hallo noch da")
     latest["metadata"] = {"channel": "call", "sender": "+4923112233"}
     dispatcher = CollectingDispatcher()
-    actions.ActionRoute().run(dispatcher, tracker(latest, sender="call-7"), {})
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="call-7", input_channel="call"), {})
     decision = dispatcher.messages[0]["custom"]["ks1bot"]
     assert decision["handoff_id"] == handoff and decision["reasons"] == ["in_handoff"]
     assert "bereits bei einem Mitarbeiter" in dispatcher.messages[0]["text"]
 
 
-def test_without_metadata_the_conversation_id_is_the_sender(router):
+def test_a_call_s_caller_is_its_customer(router):
+    latest = parse("greeting", text="hallo")
+    latest["metadata"] = {"channel": "call", "sender": "+4923112233"}
     dispatcher = CollectingDispatcher()
-    actions.ActionRoute().run(dispatcher, tracker(parse("greeting", text="Hallo"), sender="+4923112233"), {})
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="call-8", input_channel="call"), {})
+    assert "customer:C1001" in dispatcher.messages[0]["custom"]["ks1bot"]["reasons"]
+
+
+@pytest.mark.parametrize("metadata", [
+    {},
+    {"channel": "chat", "sender": "h.meier@meier-bau.de"},
+    {"channel": "chat", "customData": {"sender": "+4923112233", "customer_id": "C1001"}},
+    # a web client claiming to be the phone channel: only the phone channel's own metadata counts
+    {"channel": "call", "sender": "+4923112233"},
+])
+def test_without_a_signed_identity_a_chat_is_an_unknown_customer(router, metadata):
+    """Issue 12: client-supplied sender ids and metadata never decide the customer (and so
+    the entitlement); the conversation id does not either."""
+    latest = parse("greeting", text="Hallo")
+    latest["metadata"] = metadata
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="+4923112233"), {})
     decision = dispatcher.messages[0]["custom"]["ks1bot"]
     assert decision["route"] == "answer"
-    assert "customer:C1001" in decision["reasons"]
+    assert "unknown_customer" in decision["reasons"] and "customer:C1001" not in decision["reasons"]
+
+
+def test_a_signed_identity_decides_the_customer_and_entitlement(router):
+    """C1004 has an update contract: its operating questions are not covered (SPEC §4)."""
+    latest = parse("operating_question", text="Wie lege ich in KS1 einen neuen Artikel an?")
+    latest["metadata"] = {"channel": "chat", "ks1bot_identity": {"customer_id": "C1004", "email": "x@alpen-handel.at"}}
+    dispatcher = CollectingDispatcher()
+    actions.ActionRoute().run(dispatcher, tracker(latest, sender="w0123"), {})
+    decision = dispatcher.messages[0]["custom"]["ks1bot"]
+    assert "customer:C1004" in decision["reasons"] and decision["route"] == "exclude"
+    assert "not_entitled" in decision["reasons"]
 
 
 def test_bad_metadata_does_not_break_the_action(router):

@@ -271,3 +271,16 @@ def test_serve_gives_the_mail_credentials_to_the_mail_gateway_only():
     assert environment_for("mail", env) == env
     for service in ("actions", "rasa", "console"):
         assert environment_for(service, env) == {"PATH": "/usr/bin"}
+
+
+def test_serve_gives_each_process_only_the_bot_secrets_it_needs():
+    from ks1bot.app.serve import BOT_SECRETS, environment_for
+
+    env = {"PATH": "/usr/bin", **{name: f"value-of-{name}" for name in BOT_SECRETS}}
+    given = {service: sorted(k for k in environment_for(service, env) if k != "PATH")
+             for service in ("rasa", "actions", "console", "mail")}
+    assert given["mail"] == []
+    assert given["actions"] == ["KS1BOT_ACTIONS_TOKEN", "KS1BOT_RASA_TOKEN"]
+    assert given["console"] == ["KS1BOT_RASA_TOKEN", "KS1BOT_REST_API_KEY", "KS1BOT_REST_API_KEY_PREVIOUS",
+                                "KS1BOT_SESSION_SECRET", "KS1BOT_SESSION_SECRET_PREVIOUS"]
+    assert given["rasa"] == sorted(BOT_SECRETS)  # the public channels check every kind of credential

@@ -2,21 +2,26 @@
  * KS1 support chat for KS1 web — embed with one script tag:
  *
  *   <script src="https://support.example/widget/ks1-widget.js"
- *           data-server="https://support.example:5005"   (the Rasa server, socket.io)
+ *           data-server="https://support.example"        (the Rasa server, socket.io)
+ *           data-token="eyJhbGciOi…"                     (the customer token KS1 web signed
+ *                                                         for the logged-in user; optional)
  *           data-language="de"                           (de or en: the widget's own texts)
  *           data-title="KS1-Support"></script>
  *
- * It loads rasa-webchat (widget/vendor/webchat.js, fetched from npm at set-up) and starts it
- * with a session kept in localStorage: a page reload continues the conversation, and every
- * browser has its own. If the connection drops while an answer is on its way, the loader
- * fetches the answers it missed when it reconnects and shows them, or says that the last
- * message could not be answered.
+ * It loads rasa-webchat (widget/vendor/webchat.js, fetched from npm at set-up) and starts it.
+ * The customer token goes to the bot in the socket.io handshake; without one the customer is
+ * unknown to the bot. The bot issues the session (the browser keeps it in localStorage, so a
+ * page reload continues the conversation) and binds it to the customer: another browser,
+ * or another KS1 web user on this one, gets a conversation of its own. If the connection
+ * drops while an answer is on its way, the loader fetches the answers it missed when it
+ * reconnects and shows them, or says that the last message could not be answered.
  */
 (function () {
   "use strict";
   var script = document.currentScript;
   var base = script.src.replace(/ks1-widget\.js(\?.*)?$/, "");
-  var server = script.getAttribute("data-server") || "http://127.0.0.1:5005";
+  var server = (script.getAttribute("data-server") || "http://127.0.0.1:5005").replace(/\/+$/, "");
+  var token = script.getAttribute("data-token") || "";
   var language = script.getAttribute("data-language") === "en" ? "en" : "de";
   var texts = {
     de: { title: "KS1-Support", subtitle: "Wir helfen bei Fragen zu KS1", hint: "Ihre Nachricht …",
@@ -65,7 +70,7 @@
   loader.src = base + "vendor/webchat.js";
   loader.onload = function () {
     window.WebChat.default({
-      socketUrl: server,
+      socketUrl: token ? server + "/?ks1_token=" + encodeURIComponent(token) : server,
       socketPath: "/socket.io/",
       title: title,
       subtitle: texts.subtitle,

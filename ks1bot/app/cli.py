@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from console import cli as console_cli  # noqa: E402
-from ks1bot.app import bench_cli, calibrate_cli, wiring  # noqa: E402
+from ks1bot.app import bench_cli, calibrate_cli, deploy_cli, wiring  # noqa: E402
 from ks1bot.core import logs  # noqa: E402
 from ks1bot.core.customers import CustomerFileError  # noqa: E402
 from ks1bot.core.messages import InboundMessage, now_utc  # noqa: E402
@@ -164,7 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ks1bot.app.serve import Ports, serve
 
     return serve(_settings(args), Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port,
-                                        mail_smtp=args.smtp_listen))
+                                        mail_smtp=args.smtp_listen, rasa_host=args.rasa_host,
+                                        actions_host=args.actions_host, console_host=args.console_host))
 
 
 # -- kb ----------------------------------------------------------------------------
@@ -229,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--actions-port", type=int, default=5055)
     serve.add_argument("--console-port", type=int, help="default: console.port in settings (8000)")
     serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP of the email channel (127.0.0.1:2525)")
+    for name, setting in (("rasa", "security.rasa_host"), ("actions", "security.actions_host"),
+                          ("console", "console.host")):
+        serve.add_argument(f"--{name}-host", metavar="ADDRESS",
+                           help=f"interface the {name} server listens on (default: {setting}, 127.0.0.1); "
+                                "another one opens the port beyond this machine (docs/security.md)")
     serve.set_defaults(func=cmd_serve)
 
     kb = sub.add_parser("kb", help="knowledge base tools")
@@ -249,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     mail_cli.register(sub, build_gateway=wiring.mail_gateway, open_files=wiring.attachments_in)
     bench_cli.register(sub)
     calibrate_cli.register(sub)
+    deploy_cli.register(sub)
     return parser
 
 

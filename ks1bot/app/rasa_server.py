@@ -8,7 +8,12 @@ distinct schema is checked once and its validator kept; answers are still valida
 full and a bad answer raises the same `ValidationError` as before.
 
 It also registers, before Rasa starts, the outbox the chat channel delivers staff
-replies and hand-backs from (ks1bot.app.wiring.rasa_server_channels).
+replies and hand-backs from and the public channels' secrets and limits
+(ks1bot.app.wiring.rasa_server_channels), and closes Rasa's HTTP API to everyone without
+its token (docs/security.md): `--auth-token` comes from KS1BOT_RASA_TOKEN (added here, so
+it never shows in the process list), and every path but the public ones (the REST and
+phone webhooks, socket.io) needs it — compared in constant time before Rasa sees the
+request, health check and `/version` included. Bodies above `MAX_REQUEST_BYTES` get 413.
 
 `ks1bot serve` starts Rasa this way; the arguments are those of `rasa`.
 """
@@ -79,16 +84,86 @@ def install_schema_cache() -> SchemaValidatorCache:
     return cached
 
 
+#: What anyone may reach without the API token: the public channels (docs/security.md).
+PUBLIC_PATHS = ("/webhooks/rest/webhook", "/webhooks/call")
+PUBLIC_PREFIXES = ("/socket.io/",)
+#: Largest request body the server reads at all (a channel's own limit is lower: 64 KB).
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path + "/" in PUBLIC_PREFIXES
+
+
+def guard(app: Any, token: str) -> Any:
+    """Rasa's app with the API behind `token` (`?token=`), a body limit and no access log."""
+    import hmac
+
+    from sanic import response
+    from sanic.exceptions import PayloadTooLarge
+
+    expected = token.encode("utf-8")
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+    app.config.ACCESS_LOG = False
+
+    @app.middleware("request")
+    async def require_token(request):  # noqa: ANN001 — sanic's request
+        if is_public(request.path):
+            return None
+        given = (request.args.get("token") or "").encode("utf-8")
+        if not hmac.compare_digest(given, expected):
+            return response.json({"error": "This is the bot's internal API; it needs its token."}, status=401)
+        return None
+
+    @app.exception(PayloadTooLarge)
+    async def too_large(request, exception):  # noqa: ANN001
+        return response.json({"error": f"The request is larger than {MAX_REQUEST_BYTES // 1024} KB; "
+                                       "shorten the message."}, status=413)
+
+    return app
+
+
+def install_api_guard(token: str) -> None:
+    """Every Rasa app built in this process gets `guard` (Rasa builds it in rasa.core.run)."""
+    import rasa.server
+
+    original = rasa.server.create_app
+    if getattr(original, "ks1bot_guarded", False):
+        return
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        return guard(original(*args, **kwargs), token)
+
+    create_app.ks1bot_guarded = True  # type: ignore[attr-defined]
+    rasa.server.create_app = create_app
+
+
 def main() -> None:
+    import os
+
     install_schema_cache()
+    from ks1bot.core.secrets import RASA_TOKEN, Secrets, SecretsError
+
+    try:
+        secrets = Secrets.from_environment(os.environ)
+    except SecretsError as exc:
+        print(f"ks1bot rasa_server: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+    if not secrets.rasa_token:
+        print(f"ks1bot rasa_server: set {RASA_TOKEN} (ks1bot serve generates one): Rasa's HTTP API "
+              "is never served without a token.", file=sys.stderr)
+        raise SystemExit(2)
     from rasa.__main__ import main as rasa_main
 
     from ks1bot.app import wiring
     from ks1bot.core.settings import load_settings
 
-    wiring.rasa_server_channels(load_settings())
+    wiring.rasa_server_channels(load_settings(), secrets)
+    install_api_guard(secrets.rasa_token)
 
     sys.argv[0] = "rasa"
+    if "--auth-token" not in sys.argv:
+        sys.argv += ["--auth-token", secrets.rasa_token]  # in-process only: not in /proc/<pid>/cmdline
     rasa_main()
 
 

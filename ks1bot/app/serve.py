@@ -4,6 +4,13 @@ The services, each its own process (`services()` lists them): the Rasa action se
 the Rasa server (REST, chat widget and phone channels; it delivers chat staff replies),
 the staff console (with the widget's web side), and the mail gateway (email channel; it
 delivers email staff replies). They share the conversation record (the database).
+
+Every port listens on 127.0.0.1 unless a setting or flag opens it to another interface
+(`security.rasa_host`, `--rasa-host`, …; docs/security.md: put nginx in front instead).
+The internal secrets are made here when the environment has none: the Rasa API token
+and the action server's secret (new at every start), the widget session secret (kept in
+the data directory, so sessions survive a restart). Each process gets only the secrets
+it needs (`SERVICE_SECRETS`).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from ks1bot.core import secrets as names
 from ks1bot.core.settings import PROJECT_ROOT, Settings
 from ks1bot.nlu.model_store import ensure_model
 
@@ -42,6 +50,28 @@ class Ports:
     actions: int = 5055
     console: Optional[int] = None  # default: settings.console.port
     mail_smtp: Optional[str] = None  # HOST:PORT, default MAIL_SMTP_LISTEN
+    #: Interfaces; None: the settings (security.rasa_host, security.actions_host, console.host).
+    rasa_host: Optional[str] = None
+    actions_host: Optional[str] = None
+    console_host: Optional[str] = None
+
+    def hosts(self, settings: Settings) -> Dict[str, str]:
+        return {"rasa": self.rasa_host or settings.security.rasa_host,
+                "actions": self.actions_host or settings.security.actions_host,
+                "console": self.console_host or settings.console.host}
+
+
+def reachable(host: str) -> str:
+    """The address this machine reaches a server on that listens on `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+
+
+def cors_origins(settings: Settings, console_port: int) -> List[str]:
+    """Origins that may call the Rasa server from a browser: the configured ones, else the
+    console's own (the widget demo page of `make run`)."""
+    if settings.security.cors_origins:
+        return list(settings.security.cors_origins)
+    return [f"http://127.0.0.1:{console_port}", f"http://localhost:{console_port}"]
 
 
 #: The email channel's inbound SMTP listener under `make run` (README "Email channel").
@@ -53,14 +83,17 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def endpoints_file(settings: Settings, actions_port: int) -> Path:
-    """bot/endpoints.yml with the action server's actual port and, unless it names one, a
-    SQLite tracker store in the data directory (conversations survive a restart), written
-    to the data directory."""
+def endpoints_file(settings: Settings, actions_port: int, actions_host: str = "127.0.0.1") -> Path:
+    """bot/endpoints.yml with the action server's actual address and its secret (Rasa reads
+    `${KS1BOT_ACTIONS_TOKEN}` from its environment: the file holds no secret) and, unless
+    it names one, a SQLite tracker store in the data directory (conversations survive a
+    restart), written to the data directory."""
     import yaml
 
     endpoints = yaml.safe_load((PROJECT_ROOT / "bot" / "endpoints.yml").read_text(encoding="utf-8")) or {}
-    endpoints.setdefault("action_endpoint", {})["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    action = endpoints.setdefault("action_endpoint", {})
+    action["url"] = f"http://{reachable(actions_host)}:{actions_port}/webhook"
+    action["token"] = "${" + names.ACTIONS_TOKEN + "}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     endpoints.setdefault("tracker_store", {"type": "SQL", "dialect": "sqlite",
                                            "db": str(settings.data_dir.resolve() / "rasa_tracker.db")})
@@ -81,6 +114,12 @@ WARM_UP_CALL = {
 }
 
 
+def with_token(url: str, token: str) -> str:
+    import urllib.parse
+
+    return f"{url}?{urllib.parse.urlencode({'token': token})}"
+
+
 def post_json(url: str, payload: dict, timeout: float) -> bool:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -91,29 +130,37 @@ def post_json(url: str, payload: dict, timeout: float) -> bool:
         return False
 
 
-def services(settings: Settings, model: Path, ports: Ports) -> List[Service]:
+def services(settings: Settings, model: Path, ports: Ports, env: Optional[Dict[str, str]] = None) -> List[Service]:
+    env = env if env is not None else dict(os.environ)
     ks1bot = [_bin("ks1bot")] + (["--settings", str(settings.source)] if settings.source else [])
     console_port = ports.console or settings.console.port
+    hosts = ports.hosts(settings)
+    rasa, actions = f"http://{reachable(hosts['rasa'])}:{ports.rasa}", f"http://{reachable(hosts['actions'])}:{ports.actions}"
+    console = f"http://{reachable(hosts['console'])}:{console_port}"
+    rasa_token, actions_token = env.get(names.RASA_TOKEN, ""), env.get(names.ACTIONS_TOKEN, "")
     return [
-        Service("actions", [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
-                ("http", f"http://127.0.0.1:{ports.actions}/health"), 120,
-                f"action server http://127.0.0.1:{ports.actions}",
-                warm_up=(f"http://127.0.0.1:{ports.actions}/webhook", WARM_UP_CALL)),
-        # Rasa's own command line, with the action-answer validation made cheap (rasa_server.py)
+        # rasa_sdk's app behind the shared secret, on loopback (ks1bot/app/action_server.py)
+        Service("actions", [sys.executable, "-m", "ks1bot.app.action_server", "--host", hosts["actions"],
+                            "--port", str(ports.actions)],
+                ("http", f"{actions}/health"), 120, f"action server {actions}",
+                warm_up=(with_token(f"{actions}/webhook", actions_token), WARM_UP_CALL)),
+        # Rasa's own command line, with the action-answer validation made cheap and the API
+        # behind its token (rasa_server.py; --auth-token comes from the environment there)
         Service("rasa", [
             sys.executable, "-m", "ks1bot.app.rasa_server", "run",
-            "--model", str(model), "--port", str(ports.rasa), "--interface", "127.0.0.1",
-            "--endpoints", str(endpoints_file(settings, ports.actions)),
-            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"), "--enable-api", "--cors", "*",
-        ], ("http", f"http://127.0.0.1:{ports.rasa}/"), 300,
-            f"REST webhook http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook",
+            "--model", str(model), "--port", str(ports.rasa), "--interface", hosts["rasa"],
+            "--endpoints", str(endpoints_file(settings, ports.actions, hosts["actions"])),
+            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"), "--enable-api",
+            "--cors", *cors_origins(settings, console_port),
+        ], ("http", with_token(f"{rasa}/status", rasa_token)), 300,
+            f"REST webhook {rasa}/webhooks/rest/webhook",
             # the NLU loads its embedding model on the first message; do it before the first customer
-            warm_up=(f"http://127.0.0.1:{ports.rasa}/model/parse", {"text": "Guten Tag"})),
+            warm_up=(with_token(f"{rasa}/model/parse", rasa_token), {"text": "Guten Tag"})),
         # the console's own entry point: it imports no channel (the channels deliver its replies)
-        Service("console", [sys.executable, "-m", "ks1bot.app.console_server", "--port", str(console_port)]
+        Service("console", [sys.executable, "-m", "ks1bot.app.console_server", "--host", hosts["console"],
+                            "--port", str(console_port)]
                 + (["--settings", str(settings.source)] if settings.source else []),
-                ("http", f"http://127.0.0.1:{console_port}/console/login"), 120,
-                f"staff console http://127.0.0.1:{console_port}/console"),
+                ("http", f"{console}/console/login"), 120, f"staff console {console}/console"),
         Service("mail", ks1bot + ["mail", "serve", "--smtp-listen", ports.mail_smtp or MAIL_SMTP_LISTEN],
                 ("tcp", ports.mail_smtp or MAIL_SMTP_LISTEN), 300, f"email: SMTP {ports.mail_smtp or MAIL_SMTP_LISTEN}"),
     ]
@@ -145,11 +192,58 @@ def wait_until_up(service: Service, process: subprocess.Popen) -> bool:
 
 #: Secrets of the email channel: only the mail gateway's process gets them.
 MAIL_SECRETS = ("KS1BOT_MAIL_IMAP_PASSWORD", "KS1BOT_MAIL_RELAY_USERNAME", "KS1BOT_MAIL_RELAY_PASSWORD")
+_PAIRS = (names.WIDGET_TOKEN_SECRET, names.SESSION_SECRET, names.CALL_SECRET, names.REST_API_KEY)
+#: Every secret of the bot's own (ks1bot.core.secrets), current and previous.
+BOT_SECRETS = (names.RASA_TOKEN, names.ACTIONS_TOKEN) + _PAIRS + tuple(n + names.PREVIOUS for n in _PAIRS)
+
+
+def _with_previous(*secrets: str) -> tuple:
+    return tuple(s for name in secrets for s in (name, name + names.PREVIOUS))
+
+
+#: Which process gets which of the bot's secrets.
+SERVICE_SECRETS: Dict[str, tuple] = {
+    # the public channels check tokens and signatures; Rasa calls the action server
+    "rasa": (names.RASA_TOKEN, names.ACTIONS_TOKEN)
+    + _with_previous(names.WIDGET_TOKEN_SECRET, names.SESSION_SECRET, names.CALL_SECRET, names.REST_API_KEY),
+    # its own secret, and the Rasa API token for the parses of multi-request messages
+    "actions": (names.ACTIONS_TOKEN, names.RASA_TOKEN),
+    # /widget/missed: reads trackers from Rasa's API, checks session credentials, REST keys
+    "console": (names.RASA_TOKEN,) + _with_previous(names.SESSION_SECRET, names.REST_API_KEY),
+    "mail": (),
+}
 
 
 def environment_for(service: str, env: Dict[str, str]) -> Dict[str, str]:
-    """The environment of one service: the mail credentials stay with the mail gateway."""
-    return env if service == "mail" else {k: v for k, v in env.items() if k not in MAIL_SECRETS}
+    """The environment of one service: the mail credentials stay with the mail gateway, and
+    each process gets only the bot secrets it needs."""
+    allowed = SERVICE_SECRETS.get(service, ())
+    return {k: v for k, v in env.items()
+            if (service == "mail" or k not in MAIL_SECRETS) and (k not in BOT_SECRETS or k in allowed)}
+
+
+def session_secret(settings: Settings) -> str:
+    """The widget session secret when the environment has none: made once and kept in
+    the data directory (readable by this user only), so sessions survive a restart."""
+    import secrets
+
+    path = settings.data_dir / "session.key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def internal_secrets(settings: Settings, env: Dict[str, str]) -> None:
+    """Fill in the secrets only the bot's own processes share, when the environment has none."""
+    import secrets
+
+    env.setdefault(names.RASA_TOKEN, secrets.token_urlsafe(32))
+    env.setdefault(names.ACTIONS_TOKEN, secrets.token_urlsafe(32))
+    if not env.get(names.SESSION_SECRET):
+        env[names.SESSION_SECRET] = session_secret(settings)
 
 
 def serve(settings: Settings, ports: Ports = Ports()) -> int:
@@ -157,10 +251,17 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     if settings.source:
         env["KS1BOT_SETTINGS"] = str(Path(settings.source).resolve())
-    env["KS1BOT_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
+    env["KS1BOT_RASA_URL"] = f"http://{reachable(ports.hosts(settings)['rasa'])}:{ports.rasa}"
     # One thread per embedding: a second thread saves ~5 % of a message's time but costs a
     # whole core, which concurrent messages need (docs/benchmarks.md, "Server").
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # nothing about the bot leaves the machine
+    try:
+        names.Secrets.from_environment(env)
+    except names.SecretsError as exc:
+        print(f"ks1bot: {exc}", file=sys.stderr)
+        return 2
+    internal_secrets(settings, env)
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -172,7 +273,7 @@ def serve(settings: Settings, ports: Ports = Ports()) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         banners = []
-        for service in services(settings, model, ports):
+        for service in services(settings, model, ports, env):
             process = subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=environment_for(service.name, env))
             processes[service.name] = process
             if not wait_until_up(service, process):

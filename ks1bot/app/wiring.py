@@ -137,6 +137,7 @@ def staff_accounts(settings: Settings, url: Optional[str] = None):
     from console.auth import Auth, LoginPolicy
 
     policy = LoginPolicy(max_failures=settings.console.login_max_failures,
+                         account_max_failures=settings.console.login_account_max_failures,
                          window=dt.timedelta(minutes=settings.console.login_window_minutes))
     return Auth(_engine(settings, url), policy)
 
@@ -145,14 +146,23 @@ def rasa_url() -> str:
     return os.environ.get("KS1BOT_RASA_URL", DEFAULT_RASA_URL).rstrip("/")
 
 
-def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: float = 1.0):
-    """The staff console with the chat widget's web side (demo page, assets, missed answers)."""
+def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: float = 1.0, secrets=None):
+    """The staff console with the chat widget's web side (demo page, assets, missed answers).
+    `secrets`: default from the environment (ks1bot serve passes the console its own)."""
     from console.app import create_app
-    from ks1bot.channels.widget import widget_routes
+    from ks1bot.channels.widget import WidgetAccess, widget_routes
+    from ks1bot.core.limits import parse_networks
+    from ks1bot.core.secrets import Secrets
 
+    secrets = secrets if secrets is not None else Secrets.from_environment(os.environ)
+    proxies = parse_networks(settings.security.trusted_proxies)
+    access = WidgetAccess(rasa_url=rasa_url(), rasa_token=secrets.rasa_token, session_keys=secrets.session_keys,
+                          rest_api_keys=secrets.rest_api_keys, origins=settings.security.cors_origins,
+                          trusted_proxies=proxies)
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
-                      extra_routes=widget_routes(rasa_url()), max_upload_bytes=settings.mail.max_attachment_bytes)
+                      trusted_proxies=proxies, extra_routes=widget_routes(access),
+                      max_upload_bytes=settings.mail.max_attachment_bytes)
 
 
 def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):
@@ -170,8 +180,12 @@ def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Cal
     return MailGateway(config, router, handoff_store(settings), outbox(settings), **extra)
 
 
-def rasa_server_channels(settings: Settings) -> None:
-    """Before Rasa starts in this process: the chat channel delivers from the outbox."""
-    from ks1bot.channels import chat_delivery
+def rasa_server_channels(settings: Settings, secrets=None) -> None:
+    """Before Rasa starts in this process: the chat channel delivers from the outbox, and
+    the public channels (REST, phone, widget) get their secrets and limits."""
+    from ks1bot.channels import chat_delivery, public
+    from ks1bot.core.secrets import Secrets
 
     chat_delivery.deliver_from(lambda: outbox(settings))
+    public.configure(public.PublicSurface.from_settings(
+        settings.security, secrets if secrets is not None else Secrets.from_environment(os.environ)))

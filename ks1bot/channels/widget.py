@@ -3,19 +3,47 @@ and the recovery of answers a browser missed while its connection was down (staf
 replies included: the chat delivery puts them into the conversation's tracker).
 
 Starlette routes, served next to the staff console (`ks1bot.app.wiring.console_app`
-mounts them); the Rasa server's URL is given by the start-up code."""
+mounts them); the start-up code gives the Rasa server's URL and token (`WidgetAccess`).
+
+`/widget/missed` answers only the owner of a conversation: a widget session credential
+the bot issued (ks1bot.core.tokens), or a REST client's API key (`Authorization: Bearer`)
+for its own conversation ids. The assets may be embedded from anywhere; the recovery
+answers browsers of the configured origins only (CORS), and each client address at
+most `MISSED_RATE`.
+"""
 from __future__ import annotations
 
 import json
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ks1bot.channels.public import bearer, printable_id
+from ks1bot.core.limits import Network, Rate, RateLimiter, client_address, retry_after
 from ks1bot.core.settings import PROJECT_ROOT
+from ks1bot.core.tokens import matching_key, session_conversation
+
+#: Recoveries per client address: a burst, then per minute.
+MISSED_RATE = Rate(per_minute=60, burst=30)
+
+
+@dataclass(frozen=True)
+class WidgetAccess:
+    """What the widget's routes need from the start-up code."""
+
+    rasa_url: str
+    rasa_token: str = ""
+    session_keys: Tuple[str, ...] = ()
+    rest_api_keys: Tuple[str, ...] = ()
+    #: Origins whose pages may read /widget/missed (KS1 web); same-origin pages always can.
+    origins: Tuple[str, ...] = ()
+    trusted_proxies: Tuple[Network, ...] = field(default=())
+
 
 WIDGET = PROJECT_ROOT / "widget"
 FILES = {
@@ -23,7 +51,7 @@ FILES = {
     "demo.css": (WIDGET / "demo.css", "text/css"),
     "vendor/webchat.js": (WIDGET / "vendor" / "webchat.js", "text/javascript"),
 }
-#: Embeddable from any KS1 web origin.
+#: The loader and bundle are public files: embeddable from any KS1 web origin.
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
 
 
@@ -45,9 +73,10 @@ def missed_answers(events: List[Dict[str, Any]], since: float) -> Dict[str, Any]
     return {"messages": bot, "unanswered": unanswered}
 
 
-def widget_routes(rasa_url: str) -> List[Route]:
-    """The widget's routes; `rasa_url` is the Rasa server the browser and the recovery talk to."""
-    rasa_url = rasa_url.rstrip("/")
+def widget_routes(access: WidgetAccess) -> List[Route]:
+    """The widget's routes."""
+    rasa_url = access.rasa_url.rstrip("/")
+    limiter = RateLimiter(MISSED_RATE)
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -64,21 +93,48 @@ def widget_routes(rasa_url: str) -> List[Route]:
         html = (WIDGET / "demo.html").read_text(encoding="utf-8").replace("{{ rasa_url }}", server)
         return HTMLResponse(html, headers={"Content-Security-Policy": demo_csp(server)})
 
+    def cors(request: Request) -> Dict[str, str]:
+        origin = request.headers.get("origin")
+        headers = {"Cache-Control": "no-store", "Vary": "Origin"}
+        if origin and origin in access.origins:
+            headers["Access-Control-Allow-Origin"] = origin
+        return headers
+
+    def owned_conversation(request: Request, given: str) -> Optional[str]:
+        conversation = session_conversation(given, access.session_keys, check_identity=False)
+        if conversation is None and matching_key(bearer(request.headers.get("authorization")),
+                                                  access.rest_api_keys) is not None:
+            conversation = printable_id(given)  # a REST client's own conversation id
+        return conversation
+
     async def missed(request: Request) -> Response:
-        session_id = request.query_params.get("session_id", "")
+        headers = cors(request)
+        client = client_address(request.client.host if request.client else None,
+                                request.headers.get("x-forwarded-for"), access.trusted_proxies)
+        wait = limiter.hit(client)
+        if wait:
+            return JSONResponse({"error": f"Too many requests; wait {retry_after(wait)} seconds."}, status_code=429,
+                                headers={**headers, "Retry-After": retry_after(wait)})
+        given = request.query_params.get("session_id", "")
         try:
             since = float(request.query_params.get("since", "0"))
         except ValueError:
             since = 0.0
-        if not session_id or len(session_id) > 128:
-            return JSONResponse({"error": "session_id is missing"}, status_code=400, headers=CORS)
-        url = f"{rasa_url}/conversations/{urllib.parse.quote(session_id, safe='')}/tracker?include_events=ALL"
+        if not given or len(given) > 128:
+            return JSONResponse({"error": "session_id is missing; send the widget's session id."}, status_code=400,
+                                headers=headers)
+        conversation = owned_conversation(request, given)
+        if conversation is None:
+            return JSONResponse({"error": "This session was not issued to you; open the chat again for a new one."},
+                                status_code=403, headers=headers)
+        query = urllib.parse.urlencode({"include_events": "ALL", "token": access.rasa_token})
+        url = f"{rasa_url}/conversations/{urllib.parse.quote(conversation, safe='')}/tracker?{query}"
         try:
             with urllib.request.urlopen(url, timeout=10) as answer:
                 tracker = json.loads(answer.read())
         except (OSError, ValueError):
-            return JSONResponse({"messages": [], "unanswered": True}, headers=CORS)
-        return JSONResponse(missed_answers(tracker.get("events") or [], since), headers=CORS)
+            return JSONResponse({"messages": [], "unanswered": True}, headers=headers)
+        return JSONResponse(missed_answers(tracker.get("events") or [], since), headers=headers)
 
     return [
         Route("/widget/demo", demo),

@@ -113,6 +113,17 @@ class ActionResult:
     #: One sentence for the staff member.
     message: str
     handoff: Optional[HandoffView] = None
+    #: What happened, as one of a fixed set of codes (the console shows its own sentence
+    #: for a code; nothing a client writes is echoed): see RESULT_CODES.
+    code: str = ""
+
+
+#: The codes of ActionResult.
+RESULT_CODES = (
+    "claimed", "already_yours", "claim_lost", "duplicate", "duplicate_reply", "reply_empty", "reply_sent",
+    "reply_queued", "resolved", "handed_back", "not_found", "already_resolved", "already_handed_back",
+    "claimed_by_other", "files_not_kept", "files_email_only",
+)
 
 
 FINAL_STATUSES = ("resolved", "handed_back")
@@ -165,7 +176,9 @@ class HandoffStore:
 
     # -- channels write -------------------------------------------------------------------
     def create(self, new: NewHandoff) -> int:
-        """Create a handoff (idempotent per source message id); returns its id."""
+        """Create a handoff (idempotent per source message id); returns its id. A
+        conversation has at most one handoff with staff: while one is open or claimed, a
+        further message (a flood, a second server racing) joins it instead."""
         def run() -> int:
             created = utc(new.created_at) or self.clock()
             with self.Session.begin() as session:
@@ -175,6 +188,20 @@ class HandoffStore:
                     ).scalar()
                     if existing:
                         return existing
+                open_one = session.execute(
+                    select(Handoff.id).where(Handoff.channel == new.channel,
+                                             Handoff.conversation_id == new.conversation_id,
+                                             Handoff.status.in_(("open", "claimed"))).order_by(Handoff.id)
+                ).scalars().first()
+                if open_one is not None:
+                    session.add(ConversationMessage(handoff_id=open_one, direction="customer",
+                                                    author=new.sender or "", text=new.customer_text,
+                                                    created_at=created))
+                    session.add(AuditEvent(handoff_id=open_one, actor=new.sender or "customer",
+                                           action="customer_message", detail=new.customer_text[:200], at=created))
+                    logs.event(log, "handoff_joined", handoff_id=open_one, channel=new.channel,
+                               conversation_id=new.conversation_id)
+                    return open_one
                 row = Handoff(
                     channel=new.channel, conversation_id=new.conversation_id, sender=new.sender or "",
                     subject=new.subject, language=new.language, topic=new.topic, confidence=new.confidence,
@@ -294,15 +321,18 @@ class HandoffStore:
         return self._guard(run)
 
     # -- staff actions --------------------------------------------------------------------
-    def _refusal(self, row: Optional[Handoff], staff: str) -> Optional[str]:
+    def _refusal(self, row: Optional[Handoff], staff: str) -> Optional[ActionResult]:
         if row is None:
-            return "This handoff does not exist."
+            return ActionResult(False, "This handoff does not exist.", code="not_found")
         if row.status == "resolved":
-            return f"Nothing to do: this handoff was already resolved by {row.claimed_by or 'a colleague'}."
+            return ActionResult(False, f"Nothing to do: this handoff was already resolved by "
+                                       f"{row.claimed_by or 'a colleague'}.", code="already_resolved")
         if row.status == "handed_back":
-            return "Nothing to do: this handoff was already handed back to the bot."
+            return ActionResult(False, "Nothing to do: this handoff was already handed back to the bot.",
+                                code="already_handed_back")
         if row.status == "claimed" and row.claimed_by != staff:
-            return f"{row.claimed_by} is already working on this handoff."
+            return ActionResult(False, f"{row.claimed_by} is already working on this handoff.",
+                                code="claimed_by_other")
         return None
 
     def _reserve(self, session, handoff_id: int, staff: str, action: str, key: Optional[str], detail: str = ""):
@@ -322,14 +352,15 @@ class HandoffStore:
     def claim(self, handoff_id: int, staff: str, key: Optional[str] = None) -> ActionResult:
         def run() -> ActionResult:
             if self._already_done(key):
-                return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id))
+                return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id),
+                                    code="duplicate")
             with self.Session.begin() as session:
                 row = session.get(Handoff, handoff_id)
                 if row is not None and row.status == "claimed" and row.claimed_by == staff:
-                    return ActionResult(True, "You are already working on this handoff.")
+                    return ActionResult(True, "You are already working on this handoff.", code="already_yours")
                 refusal = self._refusal(row, staff)
                 if refusal:
-                    return ActionResult(False, refusal)
+                    return refusal
                 won = session.execute(
                     update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "open")
                     .values(status="claimed", claimed_by=staff, claimed_at=self.clock())
@@ -338,14 +369,16 @@ class HandoffStore:
                 if won != 1:
                     session.rollback()
                     current = self.get(handoff_id)
-                    return ActionResult(False, f"{current.claimed_by if current else 'A colleague'} claimed this handoff first.")
+                    return ActionResult(False, f"{current.claimed_by if current else 'A colleague'} claimed this "
+                                               "handoff first.", code="claim_lost")
                 self._reserve(session, handoff_id, staff, "claimed", key)
             logs.event(log, "handoff_claimed", handoff_id=handoff_id, staff=staff)
-            return ActionResult(True, "You are working on this handoff now.", self.get(handoff_id))
+            return ActionResult(True, "You are working on this handoff now.", self.get(handoff_id), code="claimed")
         try:
             return self._guard(run)
         except IntegrityError:
-            return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id))
+            return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id),
+                                code="duplicate")
 
     def reply(self, handoff_id: int, staff: str, text: str, key: Optional[str] = None,
               files: Sequence[NewFile] = ()) -> ActionResult:
@@ -355,25 +388,29 @@ class HandoffStore:
         handoff's page shows how far it got."""
         text = (text or "").strip()
         if not text:
-            return ActionResult(False, "The reply is empty; write the answer for the customer first.")
+            return ActionResult(False, "The reply is empty; write the answer for the customer first.",
+                                code="reply_empty")
         files = [f for f in files if f.data or f.filename]
         if files and self.files is None:
-            return ActionResult(False, "This installation keeps no files; send the reply without attachments.")
+            return ActionResult(False, "This installation keeps no files; send the reply without attachments.",
+                                code="files_not_kept")
 
         def run() -> ActionResult:
             if self._already_done(key):
-                return ActionResult(True, "Already sent (the form was sent twice).", self.get(handoff_id))
+                return ActionResult(True, "Already sent (the form was sent twice).", self.get(handoff_id),
+                                    code="duplicate_reply")
             with self.Session.begin() as session:
                 row = session.get(Handoff, handoff_id)
                 refusal = self._refusal(row, staff)
                 if refusal:
-                    return ActionResult(False, refusal)
+                    return refusal
                 now = self.clock()
                 if row.status == "open":
                     row.status, row.claimed_by, row.claimed_at = "claimed", staff, now
                 if files and row.channel != "email":
                     return ActionResult(False, f"Files can only be sent by email; this is a {row.channel} "
-                                               "conversation. Send the reply without attachments.")
+                                               "conversation. Send the reply without attachments.",
+                                        code="files_email_only")
                 item = new_row(row, "staff_reply", text, staff, now)
                 names = ", ".join(f.filename for f in files)
                 self._reserve(session, handoff_id, staff, "replied", key,
@@ -391,24 +428,27 @@ class HandoffStore:
             logs.event(log, "staff_replied", handoff_id=handoff_id, staff=staff, channel=channel,
                        conversation_id=conversation_id)
             if channel not in DELIVERING_CHANNELS:
-                return ActionResult(True, f"Reply sent ({note}).", self.get(handoff_id))
-            return ActionResult(True, f"Reply queued ({note}); its delivery is shown below.", self.get(handoff_id))
+                return ActionResult(True, f"Reply sent ({note}).", self.get(handoff_id), code="reply_sent")
+            return ActionResult(True, f"Reply queued ({note}); its delivery is shown below.", self.get(handoff_id),
+                                code="reply_queued")
         try:
             return self._guard(run)
         except IntegrityError:
-            return ActionResult(True, "Already sent (the form was sent twice).", self.get(handoff_id))
+            return ActionResult(True, "Already sent (the form was sent twice).", self.get(handoff_id),
+                                code="duplicate_reply")
 
     def _finish(self, handoff_id: int, staff: str, key: Optional[str], status: str, action: str,
                 message: str, detail: str = "", notify: bool = False) -> ActionResult:
         """Close the handoff; `notify`: queue a notification for its channel (same transaction)."""
         def run() -> ActionResult:
             if self._already_done(key):
-                return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id))
+                return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id),
+                                    code="duplicate")
             with self.Session.begin() as session:
                 row = session.get(Handoff, handoff_id)
                 refusal = self._refusal(row, staff)
                 if refusal:
-                    return ActionResult(False, refusal)
+                    return refusal
                 now = self.clock()
                 row.status = status
                 row.resolved_at = now
@@ -417,11 +457,12 @@ class HandoffStore:
                 if notify:
                     session.add(new_row(row, "hand_back", "", staff, now))
             logs.event(log, f"handoff_{action}", handoff_id=handoff_id, staff=staff)
-            return ActionResult(True, message, self.get(handoff_id))
+            return ActionResult(True, message, self.get(handoff_id), code=status)
         try:
             return self._guard(run)
         except IntegrityError:
-            return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id))
+            return ActionResult(True, "Already done (the form was sent twice).", self.get(handoff_id),
+                                code="duplicate")
 
     def deliveries(self, handoff_id: int) -> List[OutboxItem]:
         """The outbox rows of a handoff, oldest first (the console's live delivery state)."""

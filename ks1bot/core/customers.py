@@ -27,7 +27,7 @@ class Customer:
 @dataclass(frozen=True)
 class Match:
     customer: Customer
-    #: How the sender matched: "address", "domain" or "phone".
+    #: How the sender matched: "id" (verified customer token), "address", "domain" or "phone".
     matched_by: str
 
 
@@ -69,7 +69,9 @@ class CustomerDirectory:
         self._by_address: Dict[str, Customer] = {}
         self._by_domain: Dict[str, Customer] = {}
         self._by_phone: Dict[str, Customer] = {}
+        self._by_id: Dict[str, Customer] = {}
         for customer in self.customers:
+            self._by_id.setdefault(customer.customer_id, customer)
             for contact in customer.contacts:
                 if contact.startswith("@"):
                     self._by_domain.setdefault(contact[1:], customer)
@@ -80,6 +82,11 @@ class CustomerDirectory:
 
     def __len__(self) -> int:
         return len(self.customers)
+
+    def by_id(self, customer_id: Optional[str]) -> Optional[Match]:
+        """The customer with this id (from a verified customer token)."""
+        customer = self._by_id.get(customer_id or "")
+        return Match(customer, "id") if customer else None
 
     def match(self, sender: Optional[str]) -> Optional[Match]:
         """Exact address first, then the address's domain, then phone number."""

@@ -31,6 +31,9 @@ class InboundMessage:
     #: headers of an email, …), else None.
     auto_generated: Optional[str] = None
     headers: Tuple[Tuple[str, str], ...] = field(default=())
+    #: The customer id a channel has verified (a customer token signed by KS1 web); it
+    #: decides the customer before `sender` does. None: the sender's address or number.
+    customer_id: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -44,15 +44,49 @@ class Thresholds:
     in_scope_doubt: float = 1.0
 
 
+SECURE_COOKIE_MODES = ("auto", "always", "never")
+
+
 @dataclass(frozen=True)
 class ConsoleSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     sla_hours_normal: float = 4.0
     sla_hours_high: float = 1.0
-    secure_cookies: bool = False
+    #: auto: Secure cookies when the request came over HTTPS (directly or, from a trusted
+    #: proxy, X-Forwarded-Proto: https); always; never.
+    secure_cookies: str = "auto"
+    #: Failed logins from one client address (any names) within the window.
     login_max_failures: int = 5
+    #: Failed logins for one staff name (from any addresses) within the window.
+    login_account_max_failures: int = 20
     login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """The public surface (docs/security.md). Secrets come from the environment only."""
+
+    #: Interfaces the Rasa server and the action server of `ks1bot serve` listen on.
+    rasa_host: str = "127.0.0.1"
+    actions_host: str = "127.0.0.1"
+    #: Origins of the pages that embed the widget (KS1 web); empty: the console's own.
+    cors_origins: Tuple[str, ...] = ()
+    #: Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: Tuple[str, ...] = ()
+    #: Largest body of a message on the public endpoints (REST, phone, widget).
+    max_message_bytes: int = 65536
+    #: Messages per conversation: a burst, then per minute.
+    conversation_burst: int = 10
+    conversation_per_minute: float = 30.0
+    #: Messages per client (widget: its address; REST: its API key; phone: its address).
+    client_burst: int = 300
+    client_per_minute: float = 3000.0
+    #: New widget sessions per client address.
+    session_burst: int = 30
+    session_per_minute: float = 30.0
+    #: Signed phone requests: how far the timestamp may be from the bot's clock.
+    call_replay_window_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -111,6 +145,7 @@ class Settings:
     #: Handoff store: SQLAlchemy URL; None means the SQLite file data_dir/ks1bot.db.
     database_url: Optional[str] = None
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
     #: Where the settings came from (for messages), None for built-in defaults.
     source: Optional[Path] = None
@@ -152,7 +187,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
     known = {
         "support_hours", "self_service", "thresholds", "customers", "our_addresses",
         "message_id_domain", "models_dir", "knowledge_dir", "data_dir", "default_language",
-        "database_url", "console", "mail",
+        "database_url", "console", "security", "mail",
     }
     unknown = sorted(set(raw) - known)
     where = f" in {source}" if source else ""
@@ -192,6 +227,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
         default_language=language,
         database_url=str(raw["database_url"]) if raw.get("database_url") else None,
         console=_parse_console(raw.get("console") or {}, where),
+        security=_parse_security(raw.get("security") or {}, where),
         mail=_parse_mail(raw.get("mail") or {}, where),
         source=source,
     )
@@ -255,16 +291,63 @@ def _parse_console(raw: Dict[str, Any], where: str) -> ConsoleSettings:
     defaults = ConsoleSettings()
     values: Dict[str, Any] = {}
     for key, kind in (("host", str), ("port", int), ("sla_hours_normal", float), ("sla_hours_high", float),
-                      ("secure_cookies", bool), ("login_max_failures", int), ("login_window_minutes", int)):
+                      ("login_max_failures", int), ("login_account_max_failures", int),
+                      ("login_window_minutes", int)):
         value = raw.get(key, getattr(defaults, key))
         try:
             values[key] = kind(value)
         except (TypeError, ValueError):
             raise SettingsError(f"console.{key} is {value!r}{where}; it must be a {kind.__name__}.") from None
+    cookies = raw.get("secure_cookies", defaults.secure_cookies)
+    # true/false of earlier versions: always/never
+    cookies = {True: "always", False: "never"}.get(cookies, cookies) if isinstance(cookies, bool) else str(cookies)
+    if cookies not in SECURE_COOKIE_MODES:
+        raise SettingsError(f"console.secure_cookies is {cookies!r}{where}; use auto, always or never.")
+    values["secure_cookies"] = cookies
     unknown = sorted(set(raw) - set(values))
     if unknown:
         raise SettingsError(f"Unknown setting console.{', console.'.join(unknown)}{where}.")
     return ConsoleSettings(**values)
+
+
+def _parse_security(raw: Dict[str, Any], where: str) -> SecuritySettings:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"security{where} must be a mapping of keys to values.")
+    fields = SecuritySettings.__dataclass_fields__
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise SettingsError(f"Unknown setting security.{', security.'.join(unknown)}{where}.")
+    defaults = SecuritySettings()
+    values: Dict[str, Any] = {}
+    for key in fields:
+        value = raw.get(key)
+        if value is None:
+            continue
+        default = getattr(defaults, key)
+        if isinstance(default, tuple):
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise SettingsError(f"security.{key}{where} must be a list.")
+            values[key] = tuple(str(v).strip().rstrip("/") for v in items if str(v).strip())
+            continue
+        try:
+            values[key] = type(default)(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"security.{key} is {value!r}{where}; it must be a {type(default).__name__}.") from None
+        if isinstance(values[key], (int, float)) and values[key] <= 0:
+            raise SettingsError(f"security.{key} is {value!r}{where}; it must be positive.")
+    for origin in values.get("cors_origins", ()):
+        if not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise SettingsError(f"security.cors_origins contains {origin!r}{where}; write scheme://host[:port], "
+                                "e.g. https://ks1web.example.")
+    try:
+        from ks1bot.core.limits import parse_networks
+
+        parse_networks(values.get("trusted_proxies", ()))
+    except ValueError as exc:
+        raise SettingsError(f"security.trusted_proxies{where}: {exc}; write addresses or networks "
+                            "such as 127.0.0.1 or 10.0.0.0/8.") from None
+    return SecuritySettings(**values)
 
 
 def _parse_mail(raw: Dict[str, Any], where: str) -> MailSettings:

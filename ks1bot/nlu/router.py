@@ -133,7 +133,9 @@ class Router:
             # the NLU's vector of this text, so the search below need not run the model again
             self.knowledge.remember_query(str(parse.get("text") or ""), parse.get(PARSE_KEY))
         language = message.language_hint or detect_language(text, self.settings.default_language)
-        match = self.directory.match(message.sender)
+        # a customer id the channel verified first (a signed KS1 web token), then the sender
+        match = (self.directory.by_id(message.customer_id) if message.customer_id else None) \
+            or self.directory.match(message.sender)
         customer = match.customer if match else None
         # set by the channel: the email channel's loop protection (RFC 3834) names the rule
         # that hit; the router itself reads no headers

@@ -1,23 +1,17 @@
-"""POST /webhooks/call against the running bot (what `make run` serves)."""
+"""POST /webhooks/call against the running bot (what `make run` serves), signed as the
+phone system signs it (tests/security/test_webhooks.py: what happens without)."""
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
+from tests.support.public_clients import signed_call
+
 
 def call(bot, body, raw=False):
-    data = body if raw else json.dumps(body).encode()
-    request = urllib.request.Request(f"{bot.rasa_url}/webhooks/call", data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    status, answer, _ = signed_call(bot, None if raw else body, raw=body if raw else None)
+    return status, answer
 
 
 def store_of(bot):

@@ -41,7 +41,13 @@ def say(page, text):
 
 
 def session_id(page):
+    """The session credential the bot issued (kept in the browser's localStorage)."""
     return page.evaluate("JSON.parse(localStorage.getItem('chat_session') || '{}').session_id")
+
+
+def conversation_of(page):
+    """The conversation id: the credential's first part."""
+    return session_id(page).split(".")[0]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +78,7 @@ def test_staff_reply_from_the_console_appears_and_hand_back_resumes_the_bot(live
     with browser() as context:
         chat = open_chat(context, live_bot)
         say(chat, "Ich hätte gern einen Rückruf von einem Mitarbeiter, es geht um unsere Preislisten.")
-        conversation = session_id(chat)
+        conversation = conversation_of(chat)
         handoff = store.open_handoff_for("chat", conversation)
         assert handoff is not None
 
@@ -154,3 +160,40 @@ def test_answer_sent_while_the_connection_is_down_is_shown_after_reconnect(live_
                               has_text=re.compile("Update Tool|Mitarbeiter|konnte nicht beantwortet"))
         answer.first.wait_for(timeout=90_000)
         screenshot(page, "widget-reconnect")
+
+
+KS1WEB_PAGE = """<!doctype html><html lang="de"><head><meta charset="utf-8"><title>KS1 web</title></head>
+<body><h1>KS1 web – Aufträge</h1>
+<script src="{base}/widget/ks1-widget.js" data-server="{server}" data-token="{token}" data-language="de"></script>
+</body></html>"""
+
+
+def open_ks1web(context, ks1web, bot, token, *, base=None, server=None):
+    """KS1 web (another origin) with the widget embedded and a customer token it signed."""
+    ks1web.page = KS1WEB_PAGE.format(base=base or bot.console_url, server=server or bot.rasa_url, token=token)
+    page = context.new_page()
+    page.goto(f"{ks1web.origin}/auftraege")
+    page.wait_for_selector(".rw-launcher", timeout=30_000)
+    page.click(".rw-launcher")
+    page.wait_for_selector(".rw-new-message", timeout=30_000)
+    page.locator(".rw-response").first.wait_for(timeout=60_000)
+    return page
+
+
+@pytest.mark.slow
+def test_ks1_web_s_signed_token_makes_the_customer_known_in_the_widget(live_bot, ks1web):
+    """Alpen Handel (C1004) has an update contract: with KS1 web's token the bot knows it and
+    declines an operating question (SPEC §4); the same question in the anonymous demo page
+    goes to a person (an unknown customer is served like a support customer)."""
+    from tests.support.public_clients import customer_token
+
+    question = "Wie lege ich in KS1 einen neuen Kunden mit abweichender Lieferadresse an?"
+    token = customer_token(live_bot, "C1004", email="e.berger@alpen-handel.at", name="Eva Berger")
+    with browser() as context:
+        page = open_ks1web(context, ks1web, live_bot, token)
+        reply = say(page, question)
+        assert "umfasst sie leider nicht" in reply and "Supportvertrag" in reply
+        screenshot(page, "widget-signed-customer")
+        assert live_bot.handoffs().open_handoff_for("chat", conversation_of(page)) is None
+        anonymous = open_chat(context, live_bot)
+        assert "umfasst sie leider nicht" not in say(anonymous, question)

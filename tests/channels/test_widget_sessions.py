@@ -18,9 +18,8 @@ async def one_session(url: str, kind: str, results: dict) -> None:
     import socketio
 
     client = socketio.AsyncClient(reconnection=False)
-    session = f"load-{kind}-{uuid.uuid4().hex}"
     got = []
-    confirmed = asyncio.Event()
+    confirmed: "asyncio.Queue" = asyncio.Queue()
 
     @client.on("bot_uttered")
     async def on_bot(data):
@@ -28,12 +27,14 @@ async def one_session(url: str, kind: str, results: dict) -> None:
 
     @client.on("session_confirm")
     async def on_confirm(data):
-        confirmed.set()
+        confirmed.put_nowait(data)
 
     # Polling transport: Rasa's pinned aiohttp is too old for the client's websocket transport.
     await client.connect(url, socketio_path="/socket.io/", transports=["polling"], wait_timeout=60)
-    await client.emit("session_request", {"session_id": session})
-    await asyncio.wait_for(confirmed.wait(), 60)
+    # the bot issues the session (a session id the client names is not taken)
+    await client.emit("session_request", {"session_id": f"load-{kind}-{uuid.uuid4().hex}"})
+    session = await asyncio.wait_for(confirmed.get(), 60)
+    assert not session.startswith("load-")
     await client.emit("user_uttered", {"message": QUESTIONS[kind][0], "session_id": session,
                                        "customData": {"channel": "chat"}})
     deadline = asyncio.get_running_loop().time() + 240

@@ -36,6 +36,24 @@ def test_create_is_idempotent_per_source_message(store):
     assert len(store.list()) == 1
 
 
+def test_a_conversation_has_at_most_one_open_handoff(store):
+    """Issue 12, flooding: further handed-off messages of a conversation with staff join its
+    handoff (also when two servers race past the "with staff?" check); after it is
+    resolved, a new one may open."""
+    first = new_handoff(store, channel="chat", conversation_id="flood-1", text="Rückruf bitte!",
+                        source_message_id="chat:flood-1:m1")
+    again = [new_handoff(store, channel="chat", conversation_id="flood-1", text=f"Rückruf bitte! {n}",
+                         source_message_id=f"chat:flood-1:m{n}") for n in range(2, 6)]
+    assert again == [first] * 4
+    assert [h.id for h in store.list() if h.conversation_id == "flood-1"] == [first]
+    texts = [m.text for m in store.get(first).messages if m.direction == "customer"]
+    assert texts == ["Rückruf bitte!"] + [f"Rückruf bitte! {n}" for n in range(2, 6)]
+    other = new_handoff(store, channel="call", conversation_id="flood-1")  # another channel's conversation
+    assert other != first
+    assert store.resolve(first, "anna", "resolve-flood").ok
+    assert new_handoff(store, channel="chat", conversation_id="flood-1") not in (first, other)
+
+
 def test_open_handoff_for_a_conversation_until_it_is_handed_back(store):
     handoff = new_handoff(store, channel="chat", conversation_id="widget-42")
     assert store.open_handoff_for("chat", "widget-42") == handoff
