@@ -40,7 +40,7 @@ def handoff_of(gw, conversation_id):
     return gw.handoffs.get(h.id)
 
 
-def wait_until(predicate, timeout=30.0):
+def wait_until(predicate, timeout=90.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
