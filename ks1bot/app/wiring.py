@@ -162,7 +162,18 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
                       trusted_proxies=proxies, extra_routes=widget_routes(access),
-                      max_upload_bytes=settings.mail.max_attachment_bytes)
+                      max_upload_bytes=settings.mail.max_attachment_bytes, knowledge_dir=settings.knowledge_dir,
+                      customers=_customers_or_none(settings))
+
+
+def _customers_or_none(settings: Settings):
+    """The customer directory for the console's customer page (None when not configured)."""
+    if settings.customers is None:
+        return None
+    try:
+        return customer_directory(settings.customers)
+    except Exception:  # noqa: BLE001 - the console works without it; the channels report a bad file
+        return None
 
 
 def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):
