@@ -267,7 +267,57 @@ def console_features(store, auth, helpers: Helpers, knowledge_dir: Optional[Path
         return h.page(request, "customer.html", {"customer": customer, "customer_id": customer_id,
                                                  "conversations": conversations, "bot_decisions": bot_only})
 
+    # -- dashboard (lead) --------------------------------------------------------------------
+    def period_of(request: Request):
+        from console.i18n import berlin
+
+        today = berlin(store.clock()).date()
+
+        def day(name: str, default: dt.date) -> dt.date:
+            try:
+                return dt.date.fromisoformat(request.query_params.get(name, ""))
+            except ValueError:
+                return default
+
+        until = day("to", today)
+        since = day("from", until - dt.timedelta(days=13))
+        if since > until:
+            since, until = until, since
+        if (until - since).days > 366:
+            since = until - dt.timedelta(days=366)
+        return since, until
+
+    async def dashboard_page(request: Request) -> Response:
+        session = h.current(request)
+        if session is None:
+            return h.to_login(request)
+        if not session[0].is_lead:
+            return h.role_refused(request)
+        from console.charts import ROUTE_COLOURS, horizontal_bars, stacked_bars
+        from ks1bot.conversations.reports import dashboard
+
+        t = h.texts_of(request)
+        since, until = period_of(request)
+        figures = dashboard(store.engine, since, until, store.clock())
+        routes = [r for r in ROUTES]
+        per_day = stacked_bars(t("dashboard.per_day"), [t.day(d) for d in figures.days],
+                               [(t.term("routes", r), ROUTE_COLOURS[r], [figures.per_day_route[d][r] for d in figures.days])
+                                for r in routes])
+        channels = sorted(figures.per_channel_route)
+        per_channel = stacked_bars(t("dashboard.per_channel"), [t.term("channels", c) for c in channels],
+                                   [(t.term("routes", r), ROUTE_COLOURS[r],
+                                     [figures.per_channel_route[c][r] for c in channels]) for r in routes],
+                                   width=420)
+        error_rows = [(t.term("topics", topic), n / total if total else 1.0,
+                       f"{t.percent(n / total) if total else '–'} ({n}/{total})")
+                      for topic, (n, total) in sorted(figures.corrections.items(), key=lambda kv: -kv[1][0])]
+        errors = horizontal_bars(t("dashboard.corrections"), error_rows)
+        return h.page(request, "dashboard.html", {"f": figures, "since": since, "until": until,
+                                                  "per_day": per_day, "per_channel": per_channel, "errors": errors,
+                                                  "channels": channels, "routes": routes})
+
     routes = [
+        Route("/console/dashboard", dashboard_page),
         Route("/console/language", set_language, methods=["POST"]),
         Route("/console/search", search),
         Route("/console/decisions", decisions_page),

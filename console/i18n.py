@@ -107,6 +107,9 @@ class Texts:
         return self("time.hours_minutes", h=minutes // 60, m=f"{minutes % 60:02d}") if minutes >= 60 \
             else self("time.minutes", m=minutes)
 
+    def duration_minutes(self, minutes: float) -> str:
+        return self.duration(dt.timedelta(minutes=minutes))
+
     def sla(self, state) -> str:
         """An SLA badge's words (ks1bot.conversations.sla.SlaState)."""
         if state.badge == "done" or state.remaining is None:

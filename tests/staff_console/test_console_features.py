@@ -168,3 +168,31 @@ def requests_get(url):
     import requests
 
     return requests.get(url)
+
+
+def test_the_dashboard_for_the_lead(console):
+    from ks1bot.conversations.feedback import Feedback, record_decision
+
+    console.auth.add_staff("lena", PASSWORD, role="lead")
+    for n, (topic, route) in enumerate([("operating_question", "answer"), ("os", "exclude"),
+                                        ("bug_report", "handoff"), ("greeting", "answer")]):
+        record_decision(console.store, routed(text=f"Nachricht {n}", topic=topic, route=route, message_id=f"m{n}"),
+                        f"chat-{n}")
+    decision = Feedback(console.store.engine).decisions(route="exclude")[0]
+    Feedback(console.store.engine).correct("anna", "bug_report", "handoff", text=decision.text, channel="chat",
+                                           conversation_id="chat-1", old_topic="os", old_route="exclude",
+                                           decision_id=decision.id)
+    created = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+    handoff = new_handoff(console.store, channel="chat", created_at=created)
+    console.store.claim(handoff, "anna")
+    console.store.reply(handoff, "anna", "Wir kümmern uns.")
+    assert login(console.url).get(console.url + "/console/dashboard").status_code == 403
+    page = login(console.url, "lena").get(console.url + "/console/dashboard",
+                                          params={"from": "2026-11-25", "to": "2026-12-02"})
+    assert page.status_code == 200 and '<svg xmlns="http://www.w3.org/2000/svg"' in page.text
+    html = page.text
+    assert 'id="fig-messages">4<' in html
+    assert 'id="fig-answer-rate">50,0 %<' in html and 'id="fig-exclusion-rate">25,0 %<' in html
+    assert "Betriebssystem" in html and "100,0 % (1/1)" in html  # corrections per topic
+    assert "Zeitraum: Mi., 25. Nov. 2026 bis Mi., 2. Dez. 2026" in html
+    assert "<script" not in html.split("<main>", 1)[1].split("</main>", 1)[0]
