@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from console.auth import Auth, tokens_match
 from console.features import Helpers, console_features
+from console.kb import kb_routes
 from console.i18n import LANGUAGES, Texts, language_of
 from ks1bot.conversations.attachments import PREVIEW_TYPES, NewFile, sniff_image
 from ks1bot.conversations.db import StoreUnavailable
@@ -425,6 +426,10 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
         store, auth, Helpers(page=page, current=current, to_login=to_login, signed_in_form=signed_in_form,
                              role_refused=role_refused, texts_of=texts_of, parse_id=parse_id),
         knowledge_dir=knowledge_dir, customers=customers)
+
+    helpers = Helpers(page=page, current=current, to_login=to_login, signed_in_form=signed_in_form,
+                      role_refused=role_refused, texts_of=texts_of, parse_id=parse_id)
+    feature_routes += kb_routes(store, helpers, knowledge_dir)
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/console", status_code=303)

@@ -88,3 +88,17 @@ class Assignment(Base):
     staff = Column(String(80), nullable=False, index=True)
     assigned_by = Column(String(80), nullable=False)
     at = Column(DateTime(timezone=True), nullable=False)
+
+
+class KbVersion(Base):
+    """One saved version of a knowledge-base article file (migration 0202)."""
+
+    __tablename__ = "kb_versions"
+    __table_args__ = (UniqueConstraint("article_id", "language", "version", name="uq_kb_versions"),)
+    id = Column(Integer, primary_key=True)
+    article_id = Column(String(80), nullable=False, index=True)
+    language = Column(String(8), nullable=False)
+    version = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+    author = Column(String(80), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False)

@@ -95,7 +95,7 @@ def test_staff_reply_from_the_console_appears_and_hand_back_resumes_the_bot(live
 
         # the Rasa server's chat channel delivers it from the outbox; the page follows live
         wait_for_reply(chat, "ich rufe Sie gleich zu den Preislisten an")
-        console.locator("#deliveries .delivery-status", has_text="sent").first.wait_for(timeout=30_000)
+        console.locator("#deliveries .delivery-status", has_text=re.compile("^gesendet$")).first.wait_for(timeout=30_000)
         screenshot(chat, "widget-staff-reply")
 
         console.click("#hand-back")

@@ -57,13 +57,13 @@ def customer_mail(message_id: str) -> EmailMessage:
 
 
 def delivery_events(url: str, session: requests.Session, handoff: int, until: str, timeout: float = 60.0):
-    """The labels the console's event stream reports for the handoff's deliveries, until one is `until`."""
+    """The delivery states the console's event stream reports for the handoff's deliveries, until one is `until`."""
     labels = []
     deadline = time.monotonic() + timeout
     with session.get(f"{url}/console/events", params={"handoff": handoff}, stream=True, timeout=timeout) as stream:
         for line in stream.iter_lines(decode_unicode=True):
             if line and line.startswith("data: "):
-                labels.append(json.loads(line[6:])["label"])
+                labels.append(json.loads(line[6:])["status"])
                 if labels[-1] == until:
                     break
             if time.monotonic() > deadline:
