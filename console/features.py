@@ -307,7 +307,7 @@ def console_features(store, auth, helpers: Helpers, knowledge_dir: Optional[Path
         per_channel = stacked_bars(t("dashboard.per_channel"), [t.term("channels", c) for c in channels],
                                    [(t.term("routes", r), ROUTE_COLOURS[r],
                                      [figures.per_channel_route[c][r] for c in channels]) for r in routes],
-                                   width=420)
+                                   width=560)
         error_rows = [(t.term("topics", topic), n / total if total else 1.0,
                        f"{t.percent(n / total) if total else '–'} ({n}/{total})")
                       for topic, (n, total) in sorted(figures.corrections.items(), key=lambda kv: -kv[1][0])]
