@@ -81,14 +81,13 @@ NOTICES = (
 LOGIN_ERRORS = ("session_expired",)
 
 
-def notice_text(code: str, handoff: HandoffView, t: Texts = Texts()) -> str:
+def notice_text(code: str, handoff: HandoffView, t: Texts = Texts(), assignee: Optional[str] = None) -> str:
     """The sentence for a result code on this handoff's page ('' for an unknown code)."""
     if code not in NOTICES:
         return ""
     note = handoff.deliveries[-1].note if handoff.deliveries else ""
-    assignee = ""
     return t(f"notices.{code}", claimed_by=handoff.claimed_by or t("notices.a_colleague"), note=note or "",
-             name=assignee)
+             name=assignee or t("notices.a_colleague"))
 
 
 def parse_id(value: Optional[str]) -> Optional[int]:
@@ -281,11 +280,13 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
         handoff = store.get(handoff_id_of(request))
         if handoff is None:
             raise HTTPException(404)
+        extra = detail_context(handoff, session[0], texts_of(request))
         return page(request, "detail.html", {
-            **detail_context(handoff, session[0], texts_of(request)),
+            **extra,
             "staff": session[0], "csrf_token": session[1], "h": handoff, "max_upload_mb": limit_mb,
             "form_token": secrets.token_urlsafe(16),
-            "notice": notice_text(request.query_params.get("notice", ""), handoff, texts_of(request)),
+            "notice": notice_text(request.query_params.get("notice", ""), handoff, texts_of(request),
+                                  extra.get("assignee")),
             "ok": request.query_params.get("ok", "1") == "1",
         })
 
