@@ -1,7 +1,7 @@
 """`ks1bot learn`: staff corrections become reviewed training data, and a retrained model
 is kept only when it is not worse.
 
-    ks1bot learn export [--out FILE]
+    ks1bot learn [export [--out FILE]]
         The corrections since the last run → a review file (YAML): per example the text
         as the NLU saw it, the topic (and route) staff chose, the source conversation and
         `review: accept | drop | pending` (from the lead's review in the console; edit the
@@ -325,8 +325,11 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub, settings_of: Callable[[argparse.Namespace], Settings]) -> None:
-    learn = sub.add_parser("learn", help="turn staff corrections into reviewed training data and retrain")
-    learn_sub = learn.add_subparsers(dest="learn_command", required=True)
+    learn = sub.add_parser("learn", help="turn staff corrections into reviewed training data and retrain "
+                                         "(alone: the same as `learn export`)")
+    learn.set_defaults(func=lambda args: cmd_export(argparse.Namespace(**{**vars(args), "out": None}),
+                                                    settings_of(args)))
+    learn_sub = learn.add_subparsers(dest="learn_command")
     export = learn_sub.add_parser("export", help="write the corrections since the last run to a review file")
     export.add_argument("--out", help="review file (default: <data_dir>/learn/review-<time>.yml)")
     export.set_defaults(func=lambda args: cmd_export(args, settings_of(args)))

@@ -76,7 +76,7 @@ def test_a_console_correction_is_reviewed_learned_and_routes_right(tmp_path, set
     entries = yaml.safe_load(review.read_text(encoding="utf-8"))["examples"]
     assert [(e["topic"], e["route"], e["review"]) for e in entries] == [("bug_report", "handoff", "accept")]
     assert "Kassenabschlüsse" in entries[0]["text"] and f"handoff {handoff}" in entries[0]["source"]
-    again = ks1bot(settings_file, "learn", "export", "--out", str(tmp_path / "again.yml"))
+    again = ks1bot(settings_file, "learn")  # alone: export
     assert "nothing to review" in again.stdout  # "since the last run"
 
     nlu = small_nlu(tmp_path / "nlu")
