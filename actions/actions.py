@@ -14,6 +14,7 @@ from ks1bot.channels.call_flow import call_step
 from ks1bot.core import logs
 from ks1bot.core.messages import CHANNELS, InboundMessage, parse_timestamp
 from ks1bot.conversations.db import StoreUnavailable
+from ks1bot.conversations.feedback import record_decision
 from ks1bot.core.replies import phrase
 from ks1bot.core.tokens import CustomerIdentity
 
@@ -194,6 +195,7 @@ class ActionRoute(Action):
             new_id = record_handoff(get_store(), routed, tracker.sender_id, callback_number=callback)
             output["handoff_id"] = new_id
             events.append(SlotSet("handoff_id", str(new_id)))
+        record_decision(get_store, routed, tracker.sender_id, output.get("handoff_id"))
         _utter(dispatcher, tracker, routed.reply, output)
         return events
 

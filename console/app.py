@@ -31,6 +31,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from console.auth import Auth, tokens_match
+from console.features import Helpers, console_features
+from console.kb import kb_routes
+from console.i18n import LANGUAGES, Texts, language_of
 from ks1bot.conversations.attachments import PREVIEW_TYPES, NewFile, sniff_image
 from ks1bot.conversations.db import StoreUnavailable
 from ks1bot.conversations.models import CHANNELS, PRIORITIES, STATUSES
@@ -64,39 +67,27 @@ def content_disposition(kind: str, filename: str) -> str:
 #: Largest id the database holds (64-bit); any other id is a 404, not an error.
 MAX_ID = 2 ** 63 - 1
 
-#: What `?notice=<code>` on a handoff's page says (store.RESULT_CODES): our sentences,
+#: The codes `?notice=<code>` on a handoff's page may carry (store.RESULT_CODES and the
+#: console's own); the sentence for each is in the catalogue (console/texts, "notices.<code>"),
 #: filled from the handoff itself. Query parameters carry codes only, never text.
-NOTICES = {
-    "claimed": "You are working on this handoff now.",
-    "already_yours": "You are already working on this handoff.",
-    "claim_lost": "{claimed_by} claimed this handoff first.",
-    "duplicate": "Already done (the form was sent twice).",
-    "duplicate_reply": "Already sent (the form was sent twice).",
-    "reply_empty": "The reply is empty; write the answer for the customer first.",
-    "reply_sent": "Reply sent ({note}).",
-    "reply_queued": "Reply queued ({note}); its delivery is shown below.",
-    "resolved": "Resolved.",
-    "handed_back": "Handed back: the bot answers this conversation again.",
-    "not_found": "This handoff does not exist.",
-    "already_resolved": "Nothing to do: this handoff was already resolved by {claimed_by}.",
-    "already_handed_back": "Nothing to do: this handoff was already handed back to the bot.",
-    "claimed_by_other": "{claimed_by} is already working on this handoff.",
-    "files_not_kept": "This installation keeps no files; send the reply without attachments.",
-    "files_email_only": "Files can only be sent by email; send the reply without attachments.",
-}
-#: What `?error=<code>` on the login page says.
-LOGIN_ERRORS = {
-    "session_expired": "Your session has ended; log in again.",
-}
+NOTICES = (
+    "claimed", "already_yours", "claim_lost", "duplicate", "duplicate_reply", "reply_empty", "reply_sent",
+    "reply_queued", "resolved", "handed_back", "not_found", "already_resolved", "already_handed_back",
+    "claimed_by_other", "files_not_kept", "files_email_only",
+    "correction_saved", "correction_invalid", "note_saved", "note_empty", "assigned", "assign_unknown",
+    "language_saved",
+)
+#: What `?error=<code>` on the login page may say.
+LOGIN_ERRORS = ("session_expired",)
 
 
-def notice_text(code: str, handoff: HandoffView) -> str:
+def notice_text(code: str, handoff: HandoffView, t: Texts = Texts(), assignee: Optional[str] = None) -> str:
     """The sentence for a result code on this handoff's page ('' for an unknown code)."""
-    template = NOTICES.get(code)
-    if template is None:
+    if code not in NOTICES:
         return ""
     note = handoff.deliveries[-1].note if handoff.deliveries else ""
-    return template.format(claimed_by=handoff.claimed_by or "A colleague", note=note or "")
+    return t(f"notices.{code}", claimed_by=handoff.claimed_by or t("notices.a_colleague"), note=note or "",
+             name=assignee or t("notices.a_colleague"))
 
 
 def parse_id(value: Optional[str]) -> Optional[int]:
@@ -109,12 +100,14 @@ def parse_id(value: Optional[str]) -> Optional[int]:
 
 def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool] = "auto", poll_seconds: float = 1.0,
                extra_routes: Sequence[BaseRoute] = (), trusted_proxies: Sequence[Network] = (),
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Starlette:
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, knowledge_dir: Optional[Path] = None,
+               customers=None) -> Starlette:
     """`extra_routes`: served by the same app (the chat widget's web side, mounted by the
     start-up code). `secure_cookies`: auto (Secure when the request came over HTTPS, also
     as a trusted proxy reports it), always or never. `trusted_proxies`: the reverse proxies
     whose X-Forwarded-For / X-Forwarded-Proto are believed; nobody else's.
-    `max_upload_bytes`: the files of one staff reply together."""
+    `max_upload_bytes`: the files of one staff reply together. `knowledge_dir`: the articles
+    staff may insert into a reply; `customers`: the customer directory (customer page)."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     cookie_mode = {True: "always", False: "never"}.get(secure_cookies, secure_cookies) \
         if isinstance(secure_cookies, bool) else secure_cookies
@@ -129,17 +122,33 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
         return request.url.scheme == "https" or forwarded_https(
             peer(request), request.headers.get("x-forwarded-proto"), trusted_proxies)
 
+    def texts_of(request: Request) -> Texts:
+        session = getattr(request.state, "session", None)
+        return Texts(language_of(session[0].language if session else None))
+
     def page(request: Request, name: str, context: Dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        t = texts_of(request)
+        session = getattr(request.state, "session", None)
+        context = {"t": t, "lang": t.language, "languages": LANGUAGES, "staff": session[0] if session else None,
+                   "csrf_token": session[1] if session else "", **context}
         response = templates.TemplateResponse(request, name, context, status_code=status_code)
         return response
 
     def current(request: Request):
-        return auth.session(request.cookies.get(SESSION_COOKIE))
+        session = auth.session(request.cookies.get(SESSION_COOKIE))
+        request.state.session = session
+        return session
 
     def to_login(request: Request) -> Response:
         if request.url.path.startswith(("/console/api", "/console/events")):
-            return JSONResponse({"error": "Log in first."}, status_code=401)
+            return JSONResponse({"error": Texts()("login.first")}, status_code=401)
         return RedirectResponse("/console/login", status_code=303)
+
+    def role_refused(request: Request) -> HTMLResponse:
+        """403 for a page or action of the lead role (checked on the server, every request)."""
+        t = texts_of(request)
+        logs.event(log, "role_refused", logging.WARNING, path=request.url.path)
+        return page(request, "error.html", {"title": t("errors.role_title"), "message": t("errors.role")}, 403)
 
     limit_mb = max(1, max_upload_bytes // (1024 * 1024))
 
@@ -148,12 +157,12 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
         are appended to it as NewFile (at most `max_upload_bytes` together)."""
         length = int(request.headers.get("content-length") or 0)
         if length > (MAX_FORM_BYTES + max_upload_bytes if uploads is not None else MAX_FORM_BYTES):
-            raise HTTPException(413, f"The form is too large: attach at most {limit_mb} MB of files to one reply.")
+            raise HTTPException(413, texts_of(request)("errors.too_large_form", mb=limit_mb))
         try:
             form = await request.form(max_files=MAX_UPLOAD_FILES if uploads is not None else 0,
                                       max_part_size=MAX_FORM_BYTES)
         except HTTPException as exc:  # too many files or fields
-            raise HTTPException(413, f"The form is too large ({exc.detail}).") from None
+            raise HTTPException(413, texts_of(request)("errors.too_large_form", mb=limit_mb)) from None
         fields: Dict[str, str] = {}
         total = 0
         for key, value in form.multi_items():
@@ -163,7 +172,7 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
                 data = await value.read()
                 total += len(data)
                 if total > max_upload_bytes:
-                    raise HTTPException(413, f"The files are too large: attach at most {limit_mb} MB to one reply.")
+                    raise HTTPException(413, texts_of(request)("errors.too_large_files", mb=limit_mb))
                 uploads.append(NewFile(value.filename, value.content_type or "application/octet-stream", data))
             else:
                 fields.setdefault(key, str(value))
@@ -188,14 +197,14 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
 
     def forbidden(request: Request) -> HTMLResponse:
         logs.event(log, "csrf_rejected", logging.WARNING, path=request.url.path)
-        return page(request, "error.html", {"title": "Forbidden",
-                                            "message": "The form was missing its security token or it was wrong. "
-                                                       "Reload the page and try again."}, 403)
+        t = texts_of(request)
+        return page(request, "error.html", {"title": t("errors.forbidden_title"), "message": t("errors.csrf")}, 403)
 
     # -- login ----------------------------------------------------------------------------
     async def login_page(request: Request) -> Response:
         token = secrets.token_urlsafe(24)
-        error = LOGIN_ERRORS.get(request.query_params.get("error", ""), "")
+        code = request.query_params.get("error", "")
+        error = Texts()(f"login.{code}") if code in LOGIN_ERRORS else ""
         response = page(request, "login.html", {"csrf_token": token, "error": error})
         set_cookie(request, response, LOGIN_COOKIE, token)
         return response
@@ -206,9 +215,12 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
             return forbidden(request)
         token, problem = auth.login(form.get("name", "").strip(), form.get("password", ""), client_of(request))
         if token is None:
-            status = 429 if problem.startswith("Too many") else 401
+            locked = problem.startswith("Too many")
+            status = 429 if locked else 401
+            minutes = int(auth.policy.window.total_seconds() // 60)
+            error = Texts()("login.locked", minutes=minutes) if locked else Texts()("login.wrong")
             fresh = secrets.token_urlsafe(24)
-            response = page(request, "login.html", {"csrf_token": fresh, "error": problem}, status)
+            response = page(request, "login.html", {"csrf_token": fresh, "error": error}, status)
             set_cookie(request, response, LOGIN_COOKIE, fresh)
             return response
         response = RedirectResponse("/console", status_code=303)
@@ -243,8 +255,14 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
             return to_login(request)
         filters = filters_of(request)
         handoffs = store.list(**filters)
+        assignees = feedback.assignees()
+        mine = request.query_params.get("mine") == "1"
+        if mine:
+            handoffs = [h for h in handoffs if assignees.get(h.id) == session[0].name
+                        or (h.claimed_by == session[0].name and h.id not in assignees)]
         return page(request, "queue.html", {
             "staff": session[0], "csrf_token": session[1], "handoffs": handoffs, "filters": filters,
+            "assignees": assignees, "mine": mine,
             "statuses": STATUSES, "channels": CHANNELS, "priorities": PRIORITIES, "topics": store.topics(),
             "latest_id": store.latest_id(),
         })
@@ -262,10 +280,13 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
         handoff = store.get(handoff_id_of(request))
         if handoff is None:
             raise HTTPException(404)
+        extra = detail_context(handoff, session[0], texts_of(request))
         return page(request, "detail.html", {
+            **extra,
             "staff": session[0], "csrf_token": session[1], "h": handoff, "max_upload_mb": limit_mb,
             "form_token": secrets.token_urlsafe(16),
-            "notice": notice_text(request.query_params.get("notice", ""), handoff),
+            "notice": notice_text(request.query_params.get("notice", ""), handoff, texts_of(request),
+                                  extra.get("assignee")),
             "ok": request.query_params.get("ok", "1") == "1",
         })
 
@@ -345,25 +366,33 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
             "Cache-Control": "private, no-store"})
 
     # -- API and live updates -------------------------------------------------------------
-    def summary(h) -> Dict[str, Any]:
+    def summary(h, t: Texts = Texts()) -> Dict[str, Any]:
+        """A handoff for the API and the live queue; the *_label fields in the staff's language."""
         return {"id": h.id, "channel": h.channel, "topic": h.topic, "priority": h.priority, "status": h.status,
                 "sender": h.sender, "customer": h.customer_name, "subject": h.subject,
-                "created_at": h.created_at.isoformat(), "sla": h.sla.badge, "sla_label": h.sla.label}
+                "created_at": h.created_at.isoformat(), "sla": h.sla.badge, "sla_label": t.sla(h.sla),
+                "created_label": t.datetime(h.created_at), "topic_label": t.term("topics", h.topic),
+                "channel_label": t.term("channels", h.channel), "priority_label": t.term("priorities", h.priority),
+                "status_label": t.term("statuses", h.status),
+                "customer_label": h.customer_name or t("queue.unknown_sender"),
+                "subject_label": h.subject or t("queue.no_subject"),
+                "new_label": t("live.new", id=h.id, topic=t.term("topics", h.topic))}
 
     async def api_list(request: Request) -> Response:
         if current(request) is None:
             return to_login(request)
-        return JSONResponse([summary(h) for h in store.list(**filters_of(request))])
+        return JSONResponse([summary(h, texts_of(request)) for h in store.list(**filters_of(request))])
 
-    def delivery(d) -> Dict[str, Any]:
-        return {"id": d.id, "handoff_id": d.handoff_id, "kind": d.kind, "what": d.what, "status": d.status,
-                "label": d.label, "note": d.note}
+    def delivery(d, t: Texts = Texts()) -> Dict[str, Any]:
+        return {"id": d.id, "handoff_id": d.handoff_id, "kind": d.kind, "what": t.delivery_what(d),
+                "status": d.status, "label": t.delivery(d), "note": d.note}
 
     async def events(request: Request) -> Response:
         """Server-sent events: new handoffs (the queue page), and with ?handoff=ID the
         delivery state of that handoff's replies and hand-backs (its detail page)."""
         if current(request) is None:
             return to_login(request)
+        t = texts_of(request)
         watched = parse_id(request.query_params.get("handoff"))
         after = request.query_params.get("after")
         last = store.latest_id() if not after else (0 if after == "0" else parse_id(after))
@@ -384,35 +413,43 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
                     fresh, deliveries = [], []
                 for h in fresh:
                     last = max(last, h.id)
-                    yield f"event: handoff\nid: {h.id}\ndata: {json.dumps(summary(h))}\n\n"
+                    yield f"event: handoff\nid: {h.id}\ndata: {json.dumps(summary(h, t))}\n\n"
                 for d in deliveries:
                     if seen.get(d.id) != d.label:
                         seen[d.id] = d.label
-                        yield f"event: delivery\ndata: {json.dumps(delivery(d))}\n\n"
+                        yield f"event: delivery\ndata: {json.dumps(delivery(d, t))}\n\n"
                 await asyncio.sleep(poll_seconds)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    feature_routes, detail_context, feedback = console_features(
+        store, auth, Helpers(page=page, current=current, to_login=to_login, signed_in_form=signed_in_form,
+                             role_refused=role_refused, texts_of=texts_of, parse_id=parse_id),
+        knowledge_dir=knowledge_dir, customers=customers)
+
+    helpers = Helpers(page=page, current=current, to_login=to_login, signed_in_form=signed_in_form,
+                      role_refused=role_refused, texts_of=texts_of, parse_id=parse_id)
+    feature_routes += kb_routes(store, helpers, knowledge_dir)
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/console", status_code=303)
 
     # -- errors ---------------------------------------------------------------------------
     async def not_found(request: Request, exc: HTTPException) -> Response:
+        t = texts_of(request)
         if exc.status_code == 404:
-            return page(request, "error.html", {"title": "Not found",
-                                                "message": "There is no such handoff or page. Go back to the queue."}, 404)
+            return page(request, "error.html", {"title": t("errors.not_found_title"),
+                                                "message": t("errors.not_found")}, 404)
         if exc.status_code == 413:
-            return page(request, "error.html", {"title": "Too large", "message": exc.detail}, 413)
-        return page(request, "error.html", {"title": f"Error {exc.status_code}", "message": str(exc.detail)},
-                    exc.status_code)
+            return page(request, "error.html", {"title": t("errors.too_large_title"), "message": exc.detail}, 413)
+        return page(request, "error.html", {"title": t("errors.error_title", status=exc.status_code),
+                                            "message": str(exc.detail)}, exc.status_code)
 
     async def store_down(request: Request, exc: Exception) -> Response:
         logs.event(log, "console_store_unavailable", logging.ERROR, path=request.url.path, error=str(exc))
-        return page(request, "error.html", {
-            "title": "Database unavailable",
-            "message": "The handoff database cannot be reached right now, so nothing was changed. "
-                       "Try again in a minute; if it persists, tell your administrator."}, 503)
+        t = texts_of(request)
+        return page(request, "error.html", {"title": t("errors.store_title"), "message": t("errors.store")}, 503)
 
     return Starlette(
         middleware=[Middleware(SecurityHeaders)],
@@ -423,6 +460,7 @@ def create_app(store: HandoffStore, auth: Auth, secure_cookies: Union[str, bool]
             Route("/console/login", login_page, methods=["GET"]),
             Route("/console/login", login, methods=["POST"]),
             Route("/console/logout", logout, methods=["POST"]),
+            *feature_routes,
             Route("/console/handoffs/{handoff_id}", detail),
             Route("/console/handoffs/{handoff_id}/{action}", act, methods=["POST"]),
             Route("/console/attachments/{file_id}", download),

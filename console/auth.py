@@ -42,10 +42,20 @@ class AuthError(Exception):
     """A staff-account problem the user can fix; the message says how."""
 
 
+ROLES = ("agent", "lead")
+LANGUAGES = ("de", "en")
+
+
 @dataclass(frozen=True)
 class Staff:
     id: int
     name: str
+    role: str = "agent"
+    language: str = "de"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role == "lead"
 
 
 @dataclass(frozen=True)
@@ -84,24 +94,52 @@ class Auth:
         dummy_hash()  # made now, not during the first login with an unknown name
 
     # -- accounts -------------------------------------------------------------------------
-    def add_staff(self, name: str, password: str) -> Staff:
+    def add_staff(self, name: str, password: str, role: Optional[str] = None) -> Staff:
+        """Add an account (role agent unless given) or set a new password (and the role, if given)."""
         if not NAME.match(name or ""):
             raise AuthError("A staff name has 2 to 80 letters, digits or . _ @ - and no spaces.")
+        if role is not None and role not in ROLES:
+            raise AuthError("A role is agent or lead.")
         if len(password or "") < 10:
             raise AuthError("The password needs at least 10 characters.")
         with self.Session.begin() as session:
             row = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar()
             if row is None:
-                row = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=self.clock())
+                row = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=self.clock(),
+                                role=role or "agent", language="de")
                 session.add(row)
                 action = "staff_added"
             else:
                 row.password_hash = _hasher.hash(password)
+                if role is not None:
+                    row.role = role
                 action = "staff_password_changed"
             session.flush()
-            staff = Staff(row.id, row.name)
+            staff = Staff(row.id, row.name, row.role, row.language)
         logs.event(log, action, staff=name)
         return staff
+
+    def set_role(self, name: str, role: str) -> None:
+        if role not in ROLES:
+            raise AuthError("A role is agent or lead.")
+        with self.Session.begin() as session:
+            row = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar()
+            if row is None:
+                raise AuthError(f"There is no staff account {name}; add it with `ks1bot staff add {name}`.")
+            row.role = role
+        logs.event(log, "staff_role_changed", staff=name, role=role)
+
+    def set_language(self, staff_id: int, language: str) -> None:
+        if language not in LANGUAGES:
+            raise AuthError("A language is de or en.")
+        with self.Session.begin() as session:
+            row = session.get(StaffUser, staff_id)
+            if row is not None:
+                row.language = language
+
+    def roles(self) -> "dict[str, str]":
+        with self.Session() as session:
+            return {n: r for n, r in session.execute(select(StaffUser.name, StaffUser.role).order_by(StaffUser.name))}
 
     def list_staff(self) -> Sequence[str]:
         with self.Session() as session:
@@ -152,7 +190,7 @@ class Auth:
             row = session.get(StaffSession, token)
             if row is None or utc(row.expires_at) <= self.clock():
                 return None
-            return Staff(row.staff.id, row.staff.name), row.csrf_token
+            return Staff(row.staff.id, row.staff.name, row.staff.role, row.staff.language), row.csrf_token
 
     def logout(self, token: Optional[str]) -> None:
         if token:

@@ -32,11 +32,11 @@ def cmd_staff_add(args: argparse.Namespace, staff_accounts: AccountsFactory) -> 
             print("ks1bot: the two passwords differ; nothing was changed.", file=sys.stderr)
             return 2
     try:
-        staff_accounts(_settings(args)).add_staff(args.name, password)
+        staff_accounts(_settings(args)).add_staff(args.name, password, role=args.role)
     except AuthError as exc:
         print(f"ks1bot: {exc}", file=sys.stderr)
         return 2
-    print(f"Staff account {args.name} is ready; log in at /console.")
+    print(f"Staff account {args.name} is ready{f' (role {args.role})' if args.role else ''}; log in at /console.")
     return 0
 
 
@@ -67,6 +67,8 @@ def register(sub, *, console_app: AppFactory, staff_accounts: AccountsFactory) -
     add = staff_sub.add_parser("add", help="add a staff account (or set a new password)")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--role", choices=("agent", "lead"),
+                     help="agent (default for a new account) or lead: knowledge base, dashboard, learning review")
     add.set_defaults(func=partial(cmd_staff_add, staff_accounts=staff_accounts))
     listing = staff_sub.add_parser("list", help="list staff accounts")
     listing.set_defaults(func=partial(cmd_staff_list, staff_accounts=staff_accounts))

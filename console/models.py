@@ -16,6 +16,11 @@ class StaffUser(Base):
     name = Column(String(80), nullable=False, unique=True)
     password_hash = Column(String(255), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False)
+    #: agent | lead (migration 0200): the lead edits the knowledge base, sees the
+    #: dashboard and reviews what the bot learns.
+    role = Column(String(16), nullable=False, default="agent", server_default="agent")
+    #: The console's language for this person: de (default) or en.
+    language = Column(String(8), nullable=False, default="de", server_default="de")
 
 
 class StaffSession(Base):

@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ks1bot.conversations.attachments import NewFile
+from ks1bot.conversations.feedback import record_decision
 from ks1bot.core import logs
 from ks1bot.core.email_text import read_body
 from ks1bot.core.language import detect_language
@@ -163,6 +164,7 @@ class Worker:
             id=key, channel="email", received_at=received, sender=mail.from_address or address,
             text=mail.body, subject=mail.subject, auto_generated=None, headers=mail.headers)
         routed = self.router.route(message)
+        record_decision(self.handoffs.store, routed, cid)
         decision = dict(routed.to_output(), conversation_id=cid)
         if mail.attachments:
             decision["attachments"] = [{"filename": a.filename, "content_type": a.content_type, "size": a.size}

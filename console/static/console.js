@@ -22,19 +22,19 @@
     link.href = "/console/handoffs/" + encodeURIComponent(h.id);
     link.textContent = h.id;
     idCell.appendChild(link);
-    cell(row, h.created_at.replace("T", " ").slice(0, 16) + " UTC");
+    cell(row, h.created_label);
     var slaCell = row.insertCell(-1);
     var badge = document.createElement("span");
     badge.className = "badge sla-" + h.sla;
     badge.textContent = h.sla_label;
     slaCell.appendChild(badge);
-    cell(row, h.priority);
-    cell(row, h.channel);
-    cell(row, h.topic);
-    cell(row, (h.customer || "unknown sender") + " " + (h.sender || ""));
-    cell(row, h.subject || "(no subject)");
-    cell(row, h.status);
-    live.textContent = "New handoff #" + h.id + " (" + h.topic + ")";
+    cell(row, h.priority_label);
+    cell(row, h.channel_label);
+    cell(row, h.topic_label);
+    cell(row, h.customer_label + " " + (h.sender || ""));
+    cell(row, h.subject_label);
+    cell(row, h.status_label);
+    live.textContent = h.new_label;
   });
 })();
 

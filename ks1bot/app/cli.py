@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from console import cli as console_cli  # noqa: E402
-from ks1bot.app import bench_cli, calibrate_cli, deploy_cli, wiring  # noqa: E402
+from ks1bot.app import bench_cli, calibrate_cli, deploy_cli, learn_cli, wiring  # noqa: E402
 from ks1bot.core import logs  # noqa: E402
 from ks1bot.core.customers import CustomerFileError  # noqa: E402
 from ks1bot.core.messages import InboundMessage, now_utc  # noqa: E402
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cli.register(sub)
     calibrate_cli.register(sub)
     deploy_cli.register(sub)
+    learn_cli.register(sub, _settings)
     return parser
 
 
@@ -265,7 +266,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logs.configure()
     try:
         return args.func(args) or 0
-    except (CliError, SettingsError, CustomerFileError, bench_cli.BenchUnavailable) as exc:
+    except (CliError, SettingsError, CustomerFileError, bench_cli.BenchUnavailable, learn_cli.LearnError) as exc:
         print(f"ks1bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

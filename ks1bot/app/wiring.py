@@ -44,7 +44,7 @@ def build_router(settings: Settings, customers: Optional[Path], *, model: Option
                  progress: Callable[[str], None] = _progress):
     """The Router with the trained model in this process (trained first when missing or
     stale; `model`: a given model instead), the knowledge base and the directory."""
-    from ks1bot.nlu.knowledge import KnowledgeBase
+    from ks1bot.nlu.knowledge import LiveKnowledgeBase
     from ks1bot.nlu.model_store import ensure_model
     from ks1bot.nlu.parse import RasaClassifier
     from ks1bot.nlu.rasa_config import load_configured_embedder
@@ -54,20 +54,20 @@ def build_router(settings: Settings, customers: Optional[Path], *, model: Option
     quiet_rasa()
     directory = customer_directory(customers)
     classifier = RasaClassifier(model or ensure_model(settings.models_dir, progress=progress))
-    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
+    knowledge = LiveKnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
     return Router(settings, directory, knowledge, parser=classifier)
 
 
 def action_server_router(settings: Settings):
     """The action server's Router: Rasa parsed the message already; the requests of a
     message with several are parsed by the Rasa server that called (KS1BOT_RASA_URL)."""
-    from ks1bot.nlu.knowledge import KnowledgeBase
+    from ks1bot.nlu.knowledge import LiveKnowledgeBase
     from ks1bot.nlu.rasa_config import load_configured_embedder
     from ks1bot.nlu.rasa_parse import RasaHttpParser
     from ks1bot.nlu.router import Router
 
     directory = customer_directory(settings.customers)
-    knowledge = KnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
+    knowledge = LiveKnowledgeBase.load(settings.knowledge_dir, load_configured_embedder())
     return Router(settings, directory, knowledge, parser=RasaHttpParser.from_environment())
 
 
@@ -162,7 +162,18 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
                       trusted_proxies=proxies, extra_routes=widget_routes(access),
-                      max_upload_bytes=settings.mail.max_attachment_bytes)
+                      max_upload_bytes=settings.mail.max_attachment_bytes, knowledge_dir=settings.knowledge_dir,
+                      customers=_customers_or_none(settings))
+
+
+def _customers_or_none(settings: Settings):
+    """The customer directory for the console's customer page (None when not configured)."""
+    if settings.customers is None:
+        return None
+    try:
+        return customer_directory(settings.customers)
+    except Exception:  # noqa: BLE001 - the console works without it; the channels report a bad file
+        return None
 
 
 def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Callable[..., None]] = None):

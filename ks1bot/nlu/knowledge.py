@@ -279,3 +279,74 @@ def _json(value: str) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False)
+
+
+class LiveKnowledgeBase(KnowledgeBase):
+    """A knowledge base that follows its directory: when an article file is added, changed
+    or removed (the console's knowledge-base editor writes the files), the next lookup
+    after `check_seconds` reloads the articles — no restart of the action server or the
+    mail gateway. The check is a stat of the *.md files (names, sizes, mtimes)."""
+
+    def __init__(self, articles: Iterable[Article], embedder, directory: Optional[Path] = None,
+                 check_seconds: float = 2.0) -> None:
+        super().__init__(articles, embedder)
+        import threading
+
+        self._directory = Path(directory) if directory is not None else None
+        self._check_seconds = check_seconds
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._signature = self._signature_now()
+
+    @classmethod
+    def load(cls, directory: Path, embedder, check_seconds: float = 2.0) -> "LiveKnowledgeBase":
+        articles, problems = load_articles(directory)
+        for problem in problems:
+            log.warning('{"event": "knowledge_article_skipped", "problem": %s}', _json(problem))
+        return cls(articles, embedder, directory, check_seconds)
+
+    def _signature_now(self):
+        if self._directory is None or not self._directory.is_dir():
+            return ()
+        found = []
+        for path in sorted(self._directory.glob("*.md")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
+
+    def refresh(self) -> bool:
+        """Reload when the files changed since the last check (at most every check_seconds)."""
+        import time
+
+        if self._directory is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < self._check_seconds:
+            return False
+        with self._lock:
+            self._checked_at = now
+            signature = self._signature_now()
+            if signature == self._signature:
+                return False
+            articles, problems = load_articles(self._directory)
+            for problem in problems:
+                log.warning('{"event": "knowledge_article_skipped", "problem": %s}', _json(problem))
+            KnowledgeBase.__init__(self, articles, self._embedder)
+            self._signature = signature
+            log.info('{"event": "knowledge_reloaded", "articles": %d}', len(articles))
+            return True
+
+    def article(self, article_id: str, language: str) -> Optional[Article]:
+        self.refresh()
+        return super().article(article_id, language)
+
+    def search(self, text: str, topic: str, language: str) -> Optional[KnowledgeHit]:
+        self.refresh()
+        return super().search(text, topic, language)
+
+    def scores(self, text: str, topic: Optional[str] = None) -> Dict[str, float]:
+        self.refresh()
+        return super().scores(text, topic)

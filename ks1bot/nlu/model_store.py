@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Sequence
 
 from ks1bot.core.settings import PROJECT_ROOT
 from ks1bot.nlu.rasa_config import CONFIG
@@ -35,16 +35,16 @@ class TrainingError(Exception):
     """Training failed; the message says why."""
 
 
-def training_inputs(config: Path = CONFIG) -> List[Path]:
+def training_inputs(config: Path = CONFIG, training_dirs: Optional[Sequence[Path]] = None) -> List[Path]:
     files = [config, DOMAIN, *COMPONENT_FILES]
-    for directory in TRAINING_DIRS:
+    for directory in training_dirs or TRAINING_DIRS:
         files += sorted(p for p in directory.rglob("*.yml") if p.is_file())
     return files
 
 
-def fingerprint(config: Path = CONFIG) -> str:
+def fingerprint(config: Path = CONFIG, training_dirs: Optional[Sequence[Path]] = None) -> str:
     digest = hashlib.sha256()
-    for path in training_inputs(config):
+    for path in training_inputs(config, training_dirs):
         digest.update(str(path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -52,13 +52,14 @@ def fingerprint(config: Path = CONFIG) -> str:
     return digest.hexdigest()[:12]
 
 
-def model_name(config: Path = CONFIG) -> str:
-    return f"ks1-{fingerprint(config)}"
+def model_name(config: Path = CONFIG, training_dirs: Optional[Sequence[Path]] = None) -> str:
+    return f"ks1-{fingerprint(config, training_dirs)}"
 
 
-def current_model(models_dir: Path, config: Path = CONFIG) -> Optional[Path]:
+def current_model(models_dir: Path, config: Path = CONFIG,
+                  training_dirs: Optional[Sequence[Path]] = None) -> Optional[Path]:
     """The trained model for the current inputs, or None when it must be trained."""
-    path = Path(models_dir) / f"{model_name(config)}.tar.gz"
+    path = Path(models_dir) / f"{model_name(config, training_dirs)}.tar.gz"
     return path if path.is_file() else None
 
 
@@ -77,21 +78,25 @@ def train(
     models_dir: Path,
     config: Path = CONFIG,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    training_dirs: Optional[Sequence[Path]] = None,
 ) -> Path:
-    """Train the Rasa model (NLU and dialogue rules) into models_dir; returns its path."""
+    """Train the Rasa model (NLU and dialogue rules) into models_dir; returns its path.
+    `training_dirs`: other training data than data/nlu and data/rules (`ks1bot learn`'s
+    tests train on a small subset)."""
+    training_dirs = tuple(Path(d) for d in (training_dirs or TRAINING_DIRS))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     models_dir = Path(models_dir)
-    name = model_name(config)
+    name = model_name(config, training_dirs)
     with _training_lock(models_dir):
-        existing = current_model(models_dir, config)
+        existing = current_model(models_dir, config, training_dirs)
         if existing is not None:
             progress(f"Model {existing.name} is already trained for these inputs.")
             return existing
-        examples = _count_examples()
+        examples = _count_examples(training_dirs[0])
         progress(
             f"Training the Rasa model {name} from {examples} examples "
-            f"({config.name}, {DOMAIN.relative_to(PROJECT_ROOT)}, data/nlu, data/rules); "
+            f"({config.name}, {DOMAIN.relative_to(PROJECT_ROOT)}, {', '.join(_shown(d) for d in training_dirs)}); "
             "this takes a few minutes on 2 cores …"
         )
         started = time.monotonic()
@@ -100,7 +105,7 @@ def train(
         result = rasa_train(
             domain=str(DOMAIN),
             config=str(config),
-            training_files=[str(d) for d in TRAINING_DIRS],
+            training_files=[str(d) for d in training_dirs],
             output=str(models_dir),
             fixed_model_name=name,
             force_training=True,
@@ -124,8 +129,12 @@ def ensure_model(models_dir: Path, config: Path = CONFIG, progress: Callable[[st
     return train(models_dir, config, **kwargs)
 
 
-def _count_examples() -> int:
+def _shown(directory: Path) -> str:
+    return str(directory.relative_to(PROJECT_ROOT)) if directory.is_relative_to(PROJECT_ROOT) else str(directory)
+
+
+def _count_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> int:
     count = 0
-    for path in sorted((PROJECT_ROOT / "data" / "nlu").rglob("*.yml")):
+    for path in sorted(Path(nlu_dir).rglob("*.yml")):
         count += sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip().startswith("- "))
     return count

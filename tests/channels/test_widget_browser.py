@@ -91,11 +91,11 @@ def test_staff_reply_from_the_console_appears_and_hand_back_resumes_the_bot(live
         console.fill("#reply-text", "Guten Tag, ich rufe Sie gleich zu den Preislisten an. Viele Grüße, Anna")
         console.click("#send-reply")
         console.wait_for_selector(".notice.good")
-        assert "Reply queued (chat message to the customer's widget)" in console.inner_text(".notice")
+        assert "Antwort eingereiht (chat message to the customer's widget)" in console.inner_text(".notice")
 
         # the Rasa server's chat channel delivers it from the outbox; the page follows live
         wait_for_reply(chat, "ich rufe Sie gleich zu den Preislisten an")
-        console.locator("#deliveries .delivery-status", has_text="sent").first.wait_for(timeout=30_000)
+        console.locator("#deliveries .delivery-status", has_text=re.compile("^gesendet$")).first.wait_for(timeout=30_000)
         screenshot(chat, "widget-staff-reply")
 
         console.click("#hand-back")

@@ -105,7 +105,7 @@ def test_lockout_per_account_works_across_addresses(console):
     for n in range(5):
         assert attempt(console.url, "anna", "wrong", source=PROXY, forwarded_for=f"203.0.113.{n}").status_code == 401
     locked = attempt(console.url, "anna", PASSWORD, source=PROXY, forwarded_for="203.0.113.99")
-    assert locked.status_code == 429 and "Too many failed logins" in locked.text
+    assert locked.status_code == 429 and "Zu viele fehlgeschlagene Anmeldungen" in locked.text
     # bert, from one of those addresses, is not affected
     assert attempt(console.url, "bert", PASSWORD, source=PROXY, forwarded_for="203.0.113.1").status_code == 303
 
@@ -158,7 +158,7 @@ def test_query_parameters_never_show_attacker_text(console):
     assert detail.status_code == 200 and "gesperrt" not in detail.text and "0900" not in detail.text
     assert 'class="notice' not in detail.text
     known = session.get(f"{console.url}/console/handoffs/{handoff}", params={"notice": "resolved"})
-    assert "Resolved." in known.text
+    assert "Erledigt." in known.text
 
 
 def test_an_action_redirects_with_a_code_and_the_page_words_it(console):
@@ -170,7 +170,7 @@ def test_an_action_redirects_with_a_code_and_the_page_words_it(console):
     response = session.post(f"{console.url}/console/handoffs/{handoff}/claim",
                             data={"csrf_token": csrf, "form_token": f"{form}-claim"}, allow_redirects=False)
     assert response.headers["location"] == f"/console/handoffs/{handoff}?notice=claimed&ok=1"
-    assert "You are working on this handoff now." in session.get(f"{console.url}{response.headers['location']}").text
+    assert "Sie bearbeiten diese Übergabe jetzt." in session.get(f"{console.url}{response.headers['location']}").text
 
 
 @pytest.mark.parametrize("handoff_id", [
@@ -180,7 +180,7 @@ def test_an_action_redirects_with_a_code_and_the_page_words_it(console):
 def test_ids_that_do_not_exist_are_404(console, handoff_id):
     session = login(console.url)
     page = session.get(f"{console.url}/console/handoffs/{handoff_id}")
-    assert page.status_code == 404 and "There is no such handoff" in page.text
+    assert page.status_code == 404 and "Diese Übergabe oder Seite gibt es nicht" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{console.url}/console").text).group(1)
     post = session.post(f"{console.url}/console/handoffs/{handoff_id}/claim", data={"csrf_token": csrf},
                         allow_redirects=False)

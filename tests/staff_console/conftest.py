@@ -75,7 +75,7 @@ def login(base_url, name="anna", password=PASSWORD) -> requests.Session:
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     response = session.post(f"{base_url}/console/login", data={"name": name, "password": password,
                                                                   "csrf_token": token})
-    assert response.status_code == 200 and "Handoffs" in response.text, response.text[:500]
+    assert response.status_code == 200 and ("Übergaben" in response.text or "Handoffs" in response.text), response.text[:500]
     return session
 
 

@@ -89,13 +89,13 @@ def test_staff_attach_files_to_an_email_reply(console):
     anna = login(console.url)
     page = reply_with_files(anna, console.url, handoff, [("files", ("Anleitung Update.pdf", PDF, "application/pdf")),
                                                           ("files", ("schritt1.png", png(), "image/png"))])
-    assert page.status_code == 200 and "Reply queued" in page.text
+    assert page.status_code == 200 and "Antwort eingereiht" in page.text
     view = console.store.get(handoff)
     [delivery] = view.deliveries
     files = console.store.files.for_outbox(delivery.id)
     assert [(f.filename, f.direction) for f in files] == [("Anleitung Update.pdf", "staff"), ("schritt1.png", "staff")]
     assert console.store.files.read(files[0]) == PDF
-    assert "Anleitung Update.pdf" in page.text and "sent by staff" in page.text
+    assert "Anleitung Update.pdf" in page.text and "von Mitarbeitern gesendet" in page.text
     assert "[Attached: Anleitung Update.pdf, schritt1.png]" in view.messages[-1].text
 
 
@@ -103,7 +103,7 @@ def test_a_chat_reply_takes_no_files(console):
     handoff = new_handoff(console.store, channel="chat", sender="web-123")
     anna = login(console.url)
     page = reply_with_files(anna, console.url, handoff, [("files", ("a.pdf", PDF, "application/pdf"))])
-    assert "Files can only be sent by email" in html.unescape(page.text)
+    assert "Dateien können nur per E-Mail gesendet werden" in html.unescape(page.text)
     assert console.store.get(handoff).deliveries == ()
 
 
@@ -118,7 +118,7 @@ def test_uploads_are_size_limited(tmp_path, settings):
         anna = login(server.url)
         page = reply_with_files(anna, server.url, handoff, [("files", ("big.bin", b"z" * (1024 * 1024 + 1),
                                                                         "application/octet-stream"))])
-        assert page.status_code == 413 and "at most 1 MB" in page.text
+        assert page.status_code == 413 and "höchstens 1 MB" in page.text
         assert store.get(handoff).deliveries == ()
         ok = reply_with_files(anna, server.url, handoff, [("files", ("ok.bin", b"z" * 1000, "application/octet-stream"))])
-        assert ok.status_code == 200 and "Reply queued" in ok.text
+        assert ok.status_code == 200 and "Antwort eingereiht" in ok.text

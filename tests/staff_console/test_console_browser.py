@@ -51,8 +51,8 @@ def test_new_handoff_appears_without_reload(console):
         page.wait_for_selector(f'tr[data-id="{handoff}"]', timeout=10_000)
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
         row = page.inner_text(f'tr[data-id="{handoff}"]')
-        assert "request_human" in row and "Rückruf <b>bitte</b>" in row
-        assert "New handoff" in page.inner_text("#live")
+        assert "Wunsch nach einer Person" in row and "Rückruf <b>bitte</b>" in row
+        assert "Neue Übergabe" in page.inner_text("#live")
         screenshot(page, "console-live-queue")
 
 

@@ -3,6 +3,7 @@ console in Chromium; the mail gateway sends the threaded reply to the relay (an 
 sink) and the console shows it sent."""
 from __future__ import annotations
 
+import re
 import smtplib
 import subprocess
 import sys
@@ -64,9 +65,9 @@ def test_staff_answer_an_email_handoff_and_the_customer_gets_a_threaded_reply(li
                                  "Viele Grüße\nBert, KS1-Support")
         page.click("#send-reply")
         page.wait_for_selector(".notice.good")
-        assert "Reply queued (email to" in page.inner_text(".notice")
+        assert "Antwort eingereiht (email to" in page.inner_text(".notice")
         # the mail gateway's process sends it; the page follows the delivery without a reload
-        page.locator("#deliveries .delivery-status", has_text="sent").first.wait_for(timeout=60_000)
+        page.locator("#deliveries .delivery-status", has_text=re.compile("^gesendet$")).first.wait_for(timeout=60_000)
         screenshot(page, "console-email-reply")
 
     reply = live_bot.sink.wait_for(1, timeout=60)[0].message

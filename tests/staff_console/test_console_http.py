@@ -17,7 +17,7 @@ def test_no_page_or_api_without_login(console):
         assert response.status_code == 303 and response.headers["location"] == "/console/login", path
     for path in ("/console/api/handoffs", "/console/events"):
         response = requests.get(console.url + path)
-        assert response.status_code == 401 and response.json()["error"] == "Log in first."
+        assert response.status_code == 401 and response.json()["error"] == "Bitte zuerst anmelden."
     response = requests.post(f"{console.url}/console/handoffs/{handoff}/claim", data={}, allow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/console/login"
     assert console.store.get(handoff).status == "open"
@@ -33,7 +33,7 @@ def test_login_logout_and_cookie_flags(console):
     cookie = response.headers["set-cookie"]
     assert "ks1_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
     queue = session.get(f"{console.url}/console")
-    assert "anna" in queue.text and "Handoffs" in queue.text
+    assert "anna" in queue.text and "Übergaben" in queue.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', queue.text).group(1)
     session.post(f"{console.url}/console/logout", data={"csrf_token": csrf})
     assert session.get(f"{console.url}/console", allow_redirects=False).status_code == 303
@@ -47,13 +47,13 @@ def test_wrong_password_and_rate_limit(console):
         response = session.post(f"{console.url}/console/login",
                                 data={"name": "anna", "password": "wrong", "csrf_token": token})
         assert response.status_code == 401
-        assert "Wrong name or password." in response.text
+        assert "Name oder Passwort ist falsch." in response.text
     page = session.get(f"{console.url}/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     response = session.post(f"{console.url}/console/login",
                             data={"name": "anna", "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 429
-    assert "Too many failed logins" in response.text
+    assert "Zu viele fehlgeschlagene Anmeldungen" in response.text
     # The lockout is per client address (and per account across addresses, with a higher
     # limit): tests/security/test_console_hardening.py shows both behind a trusted proxy.
     assert console.auth.login("bert", PASSWORD, "192.0.2.1")[0] is not None
@@ -68,7 +68,7 @@ def test_missing_or_wrong_csrf_token_is_403(console, token):
         data["csrf_token"] = token
     response = session.post(f"{console.url}/console/handoffs/{handoff}/claim", data=data)
     assert response.status_code == 403
-    assert "security token" in response.text
+    assert "Sicherheitsschlüssel" in response.text
     assert console.store.get(handoff).status == "open"
     # The login form is protected too.
     fresh = requests.Session()
@@ -88,11 +88,11 @@ def test_claim_reply_resolve_with_audit_trail(console):
     handoff = new_handoff(console.store, channel="call")
     anna = login(console.url)
     page = act(anna, console.url, handoff, "claim")
-    assert "You are working on this handoff now." in page.text
+    assert "Sie bearbeiten diese Übergabe jetzt." in page.text
     page = act(anna, console.url, handoff, "reply", text="Rückruf erledigt: Buchung läuft wieder.")
-    assert "Reply sent (callback to +4923112233 done)." in page.text
+    assert "Antwort gesendet (callback to +4923112233 done)." in page.text
     page = act(anna, console.url, handoff, "resolve")
-    assert "Resolved." in page.text
+    assert "Erledigt." in page.text
     view = console.store.get(handoff)
     assert view.status == "resolved" and view.claimed_by == "anna"
     assert [e.action for e in view.events] == ["created", "claimed", "replied", "resolved"]
@@ -110,7 +110,7 @@ def test_acting_on_a_resolved_handoff_is_refused_politely(console):
         response = anna.post(f"{console.url}/console/handoffs/{handoff}/{action}",
                              data={"csrf_token": csrf, "form_token": f"stale-{action}", "text": "Hallo"})
         assert response.status_code == 200
-        assert "Nothing to do: this handoff was already resolved by anna." in response.text, action
+        assert "Nichts zu tun: anna hat diese Übergabe bereits erledigt." in response.text, action
     view = console.store.get(handoff)
     assert [e.action for e in view.events] == ["created", "resolved"]
     assert not [m for m in view.messages if m.direction == "staff"]
@@ -130,9 +130,9 @@ def test_two_staff_claiming_at_once_one_wins(console):
         results = list(pool.map(lambda pair: claim(*pair), (("anna", anna), ("bert", bert))))
     winner = console.store.get(handoff).claimed_by
     assert winner in ("anna", "bert")
-    assert sum("You are working on this handoff now." in r for r in results) == 1
+    assert sum("Sie bearbeiten diese Übergabe jetzt." in r for r in results) == 1
     loser_text = results[1] if winner == "anna" else results[0]
-    assert f"{winner} " in loser_text and ("already working" in loser_text or "claimed this handoff first" in loser_text)
+    assert f"{winner} " in loser_text and ("bearbeitet diese Übergabe bereits" in loser_text or "hat diese Übergabe zuerst übernommen" in loser_text)
     assert len([e for e in console.store.get(handoff).events if e.action == "claimed"]) == 1
 
 
@@ -144,8 +144,8 @@ def test_double_submitted_form_has_one_effect(console):
     data = {"csrf_token": csrf, "form_token": f"{form}-reply", "text": "Wir rufen Sie gleich an."}
     first = anna.post(f"{console.url}/console/handoffs/{handoff}/reply", data=data)
     second = anna.post(f"{console.url}/console/handoffs/{handoff}/reply", data=data)
-    assert "Reply sent" in first.text
-    assert "Already sent (the form was sent twice)." in second.text
+    assert "Antwort gesendet" in first.text
+    assert "Bereits gesendet (das Formular wurde zweimal gesendet)." in second.text
     view = console.store.get(handoff)
     assert len([m for m in view.messages if m.direction == "staff"]) == 1
     assert len([e for e in view.events if e.action == "replied"]) == 1
@@ -156,7 +156,7 @@ def test_unknown_handoff_is_a_404_page(console):
     for path in ("/console/handoffs/999999", "/console/handoffs/not-a-number"):
         response = anna.get(console.url + path)
         assert response.status_code == 404
-        assert "There is no such handoff" in response.text
+        assert "Diese Übergabe oder Seite gibt es nicht" in response.text
 
 
 def test_queue_filters_and_oldest_first(console):
@@ -173,7 +173,7 @@ def test_queue_filters_and_oldest_first(console):
     assert [r["id"] for r in anna.get(f"{console.url}/console/api/handoffs?topic=process_question").json()] == [late]
     html = anna.get(f"{console.url}/console?status=open").text
     assert html.index(f'data-id="{early}"') < html.index(f'data-id="{late}"')
-    assert "overdue by" in html  # created in November 2026, long past its SLA
+    assert "überfällig seit" in html  # created in November 2026, long past its SLA
 
 
 def test_customer_text_is_escaped_and_a_1mb_body_is_shown(console):
@@ -204,7 +204,7 @@ def test_database_unavailable_shows_an_error_page_and_writes_nothing(postgres, s
         response = anna.post(f"{server.url}/console/handoffs/{handoff}/claim",
                              data={"csrf_token": csrf, "form_token": f"{form}-claim"})
         assert response.status_code == 503
-        assert "database cannot be reached" in response.text and "nothing was changed" in response.text
+        assert "nicht erreichbar" in response.text and "nichts geändert" in response.text
         postgres.start()
         view = store.get(handoff)
         assert view.status == "open" and [e.action for e in view.events] == ["created"]
@@ -216,11 +216,11 @@ def test_a_reply_is_queued_and_its_delivery_state_is_on_the_page(console):
     handoff = new_handoff(console.store, channel="chat", conversation_id="widget-99")
     anna = login(console.url)
     page = act(anna, console.url, handoff, "reply", text="Wir rufen Sie gleich an.")
-    assert "Reply queued (chat message to the customer&#39;s widget)" in page.text
-    assert 'class="delivery-status">queued<' in page.text
+    assert "Antwort eingereiht (chat message to the customer&#39;s widget)" in page.text
+    assert 'class="delivery-status">eingereiht<' in page.text
     outbox = Outbox(console.store.engine)
     item = outbox.claim("chat", "test-worker")
     outbox.failed(item.id, "the chat server could not deliver it (ConnectionError)")
     page = anna.get(f"{console.url}/console/handoffs/{handoff}")
-    assert 'class="delivery-status">failed: the chat server could not deliver it (ConnectionError)<' in page.text
+    assert 'class="delivery-status">fehlgeschlagen: the chat server could not deliver it (ConnectionError)<' in page.text
     assert "delivery_failed" in page.text  # in the audit trail too

@@ -57,13 +57,13 @@ def customer_mail(message_id: str) -> EmailMessage:
 
 
 def delivery_events(url: str, session: requests.Session, handoff: int, until: str, timeout: float = 60.0):
-    """The labels the console's event stream reports for the handoff's deliveries, until one is `until`."""
+    """The delivery states the console's event stream reports for the handoff's deliveries, until one is `until`."""
     labels = []
     deadline = time.monotonic() + timeout
     with session.get(f"{url}/console/events", params={"handoff": handoff}, stream=True, timeout=timeout) as stream:
         for line in stream.iter_lines(decode_unicode=True):
             if line and line.startswith("data: "):
-                labels.append(json.loads(line[6:])["label"])
+                labels.append(json.loads(line[6:])["status"])
                 if labels[-1] == until:
                     break
             if time.monotonic() > deadline:
@@ -102,15 +102,15 @@ def test_a_staff_email_reply_is_sent_by_the_gateway_process_not_the_console(tmp_
             page = anna.post(f"{console.url}/console/handoffs/{handoff}/reply",
                              data={"csrf_token": csrf, "form_token": f"{form}-reply",
                                    "text": "Guten Tag Herr Meier,\nwir haben den Fehler behoben.\nViele Grüße, Anna"})
-            assert "Reply queued (email to h.meier@meier-bau.de)" in page.text
-            assert 'class="delivery-status">queued<' in page.text
+            assert "Antwort eingereiht (email to h.meier@meier-bau.de)" in page.text
+            assert 'class="delivery-status">eingereiht<' in page.text
             time.sleep(2.0)
             assert len(sink.received) == 1  # the console sent nothing
 
             gateway.start()
             labels = delivery_events(console.url, anna, handoff, until="sent")
             assert labels[0] in ("queued", "sending") and labels[-1] == "sent", labels
-            assert 'class="delivery-status">sent<' in anna.get(f"{console.url}/console/handoffs/{handoff}").text
+            assert 'class="delivery-status">gesendet<' in anna.get(f"{console.url}/console/handoffs/{handoff}").text
 
         time.sleep(1.0)  # a second copy, if any, would arrive now
         replies = sink.received[1:]
