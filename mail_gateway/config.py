@@ -64,6 +64,10 @@ class MailConfig:
     #: For the acknowledgement of a mail handed to staff without routing (it failed).
     support_hours: SupportHoursSettings = SupportHoursSettings()
     default_language: str = "de"
+    #: The conversation record's database when a URL is set (KS1BOT_DATABASE_URL,
+    #: database_url): the queue lives there, shared by several workers; None: its own
+    #: SQLite file in mail_dir.
+    database_url: Optional[str] = None
 
     @property
     def own(self) -> OwnMail:
@@ -171,6 +175,7 @@ def resolve(
         relay=relay_obj,
         customers=Path(customer_file).resolve() if customer_file else settings.customers,
         options=mail,
+        database_url=env.get("KS1BOT_DATABASE_URL") or settings.database_url or None,
     )
 
 

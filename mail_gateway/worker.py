@@ -117,7 +117,11 @@ class Worker:
                 logs.event(log, "mail_processing_error", logging.ERROR, message_id=row.message_id, error=repr(exc))
                 outcome = self.to_person(row, "processing_error", f"{type(exc).__name__}: {exc}")
         self.crash("after_route", message_id=row.message_id)
-        self.store.finish(row.id, outcome)
+        if not self.store.finish(row.id, outcome, me=self.me):
+            # the lease ran out (this worker lost the database too long): another worker has
+            # the mail; it answers it, this one stores nothing
+            logs.event(log, "mail_claim_lost", logging.WARNING, message_id=row.message_id)
+            return True
         logs.event(log, "mail_" + outcome.status, message_id=row.message_id, conversation_id=outcome.conversation_id,
                    route=outcome.route, reason=outcome.reason,
                    reply_message_id=outcome.reply.message_id if outcome.reply else None)

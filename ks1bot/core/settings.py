@@ -128,6 +128,9 @@ class MailSettings:
     #: Raw mails, sent replies and conversation files older than this are deleted
     #: (`ks1bot mail cleanup`, and once a day by the running gateway).
     retention_days: float = 365.0
+    #: Seconds a worker's claim on a mail (and the IMAP poller's election) lasts without
+    #: renewal: how soon another worker takes over from one that died elsewhere.
+    lease_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,11 @@ class Settings:
     knowledge_dir: Path = PROJECT_ROOT / "data" / "knowledge"
     data_dir: Path = PROJECT_ROOT / "var"
     default_language: str = "de"
-    #: Handoff store: SQLAlchemy URL; None means the SQLite file data_dir/ks1bot.db.
+    #: Rasa tracker store, handoff store, mail queue: SQLAlchemy URL; None means SQLite
+    #: files in data_dir (ks1bot.db, rasa_tracker.db, mail/queue.sqlite3).
     database_url: Optional[str] = None
+    #: Rasa's lock store (several Rasa processes): redis://host:port/db; None: in memory.
+    redis_url: Optional[str] = None
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
@@ -187,7 +193,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
     known = {
         "support_hours", "self_service", "thresholds", "customers", "our_addresses",
         "message_id_domain", "models_dir", "knowledge_dir", "data_dir", "default_language",
-        "database_url", "console", "security", "mail",
+        "database_url", "redis_url", "console", "security", "mail",
     }
     unknown = sorted(set(raw) - known)
     where = f" in {source}" if source else ""
@@ -226,6 +232,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
         data_dir=path_of("data_dir", defaults.data_dir),
         default_language=language,
         database_url=str(raw["database_url"]) if raw.get("database_url") else None,
+        redis_url=str(raw["redis_url"]) if raw.get("redis_url") else None,
         console=_parse_console(raw.get("console") or {}, where),
         security=_parse_security(raw.get("security") or {}, where),
         mail=_parse_mail(raw.get("mail") or {}, where),
