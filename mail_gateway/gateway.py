@@ -150,6 +150,11 @@ class MailGateway:
             except Exception as exc:
                 logs.event(log, "coordination_error", logging.ERROR, error=repr(exc))
             self._elect()
+            try:
+                if self._polling and self.imap.moves_waiting():
+                    self.imap.wake()
+            except Exception as exc:
+                logs.event(log, "coordination_error", logging.ERROR, error=repr(exc))
 
     def start(self) -> None:
         recovered = self.store.recover(self.worker.me)
