@@ -28,6 +28,8 @@ def register(subparsers, *, build_gateway: GatewayFactory, open_files: Optional[
         description="Each option can also be set in settings.yml (mail:) or the environment (KS1BOT_MAIL_<OPTION>, "
                     "e.g. KS1BOT_MAIL_IMAP). Passwords: KS1BOT_MAIL_IMAP_PASSWORD, KS1BOT_MAIL_RELAY_PASSWORD.")
     serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP listener, e.g. 127.0.0.1:2525")
+    serve.add_argument("--http-listen", metavar="HOST:PORT",
+                       help="/healthz, /readyz and /metrics of this worker, e.g. 127.0.0.1:8025 (default: off)")
     serve.add_argument("--imap", metavar="URL", help="mailbox: imap://user:password@host:143/INBOX, imaps://… for TLS")
     serve.add_argument("--relay", metavar="HOST:PORT", help="outgoing SMTP relay (default: .eml files in the outbox)")
     serve.add_argument("--from", dest="from_address", metavar="ADDRESS", help="sender of replies")
@@ -67,7 +69,8 @@ def cmd_serve(args: argparse.Namespace, build_gateway: GatewayFactory) -> int:
 
     settings = _settings(args)
     try:
-        config = resolve(settings, smtp_listen=args.smtp_listen, imap=args.imap, relay=args.relay,
+        config = resolve(settings, smtp_listen=args.smtp_listen, http_listen=args.http_listen, imap=args.imap,
+                         relay=args.relay,
                          from_address=args.from_address, data_dir=args.data_dir, customers=args.customers)
     except ConfigError as exc:
         return _refuse(str(exc))

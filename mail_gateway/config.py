@@ -55,6 +55,8 @@ class MailConfig:
     message_id_domain: str
     our_addresses: Tuple[str, ...]
     smtp_listen: Optional[Tuple[str, int]] = None
+    #: Health, readiness and metrics (ks1bot/app/health.py) on HOST:PORT; None: off.
+    http_listen: Optional[Tuple[str, int]] = None
     imap: Optional[ImapAccount] = None
     relay: Optional[Relay] = None
     customers: Optional[Path] = None
@@ -125,6 +127,7 @@ def resolve(
     settings: Settings,
     *,
     smtp_listen: Optional[str] = None,
+    http_listen: Optional[str] = None,
     imap: Optional[str] = None,
     relay: Optional[str] = None,
     from_address: Optional[str] = None,
@@ -171,6 +174,7 @@ def resolve(
         support_hours=settings.support_hours,
         default_language=settings.default_language,
         smtp_listen=parse_host_port(listen, "--smtp-listen") if listen else None,
+        http_listen=parse_host_port(http_listen, "--http-listen") if http_listen else None,
         imap=parse_imap_url(imap_url, env.get(ENV_IMAP_PASSWORD)) if imap_url else None,
         relay=relay_obj,
         customers=Path(customer_file).resolve() if customer_file else settings.customers,

@@ -103,6 +103,45 @@ class MailGateway:
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._polling = False
+        self.health = None
+        if config.http_listen:
+            from ks1bot.app.health import HealthServer
+
+            self.health = HealthServer(config.http_listen[0], config.http_listen[1], "mail", self.checks())
+            self._register_gauges()
+
+    # -- health and metrics ----------------------------------------------------------
+    def checks(self):
+        """Ready: the queue's and the conversation record's databases answer, the SMTP
+        listener runs."""
+        from ks1bot.app.health import database_check
+
+        checks = {"queue": lambda: self.store.depth() is not None}
+        engine = getattr(self.handoffs, "engine", None)
+        if engine is not None:
+            checks["database"] = database_check(engine.url.render_as_string(hide_password=False))
+        if self.smtp is not None:
+            checks["smtp"] = lambda: self.smtp.running
+        return checks
+
+    def _register_gauges(self) -> None:
+        from ks1bot.app.health import register_handoffs_gauge
+        from ks1bot.core import metrics
+
+        def depth():
+            count, _oldest = self.store.depth()
+            return metrics.single(count)
+
+        def oldest():
+            _count, first = self.store.depth()
+            return metrics.single(max(time.time() - first, 0.0) if first is not None else 0.0)
+
+        metrics.REGISTRY.gauge("ks1bot_mail_queue_depth", "Mails queued or being processed.", depth)
+        metrics.REGISTRY.gauge("ks1bot_mail_queue_oldest_age_seconds",
+                               "Seconds since the oldest queued or processing mail arrived (0: none).", oldest)
+        engine = getattr(self.handoffs, "engine", None)
+        if engine is not None:
+            register_handoffs_gauge(engine.url.render_as_string(hide_password=False))
 
     def _outcome_stored(self, row: InboundRow, outcome: Outcome) -> None:
         if row.source == "imap" and self.imap is not None:
@@ -180,8 +219,12 @@ class MailGateway:
         if self.smtp:
             self.smtp.start()
         self._elect()
+        if self.health is not None:
+            self.health.start()
 
     def stop(self) -> None:
+        if self.health is not None:
+            self.health.stop()
         if self.smtp:
             self.smtp.stop()
         if self.imap and self._polling:

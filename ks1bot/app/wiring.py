@@ -159,9 +159,14 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
     access = WidgetAccess(rasa_url=rasa_url(), rasa_token=secrets.rasa_token, session_keys=secrets.session_keys,
                           rest_api_keys=secrets.rest_api_keys, origins=settings.security.cors_origins,
                           trusted_proxies=proxies)
+    from ks1bot.app.health import register_handoffs_gauge, standard_checks, starlette_routes
+    from ks1bot.conversations.db import database_url
+
+    register_handoffs_gauge(url or database_url(settings))
+    health = starlette_routes("console", standard_checks(settings))
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
-                      trusted_proxies=proxies, extra_routes=widget_routes(access),
+                      trusted_proxies=proxies, extra_routes=widget_routes(access) + health,
                       max_upload_bytes=settings.mail.max_attachment_bytes)
 
 

@@ -90,6 +90,15 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`ks1bot serve`: which role this machine runs and how many processes of it."""
+
+    #: rasa | actions | console | mail; None: all roles, one process each (`make run`).
+    role: Optional[str] = None
+    workers: int = 1
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """The email channel (mail_gateway, SPEC §5). Passwords come from the environment."""
 
@@ -153,6 +162,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    serve: "ServeSettings" = field(default_factory=lambda: ServeSettings())
     #: Where the settings came from (for messages), None for built-in defaults.
     source: Optional[Path] = None
 
@@ -193,7 +203,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
     known = {
         "support_hours", "self_service", "thresholds", "customers", "our_addresses",
         "message_id_domain", "models_dir", "knowledge_dir", "data_dir", "default_language",
-        "database_url", "redis_url", "console", "security", "mail",
+        "database_url", "redis_url", "console", "security", "mail", "serve",
     }
     unknown = sorted(set(raw) - known)
     where = f" in {source}" if source else ""
@@ -233,6 +243,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
         default_language=language,
         database_url=str(raw["database_url"]) if raw.get("database_url") else None,
         redis_url=str(raw["redis_url"]) if raw.get("redis_url") else None,
+        serve=_parse_serve(raw.get("serve") or {}, where),
         console=_parse_console(raw.get("console") or {}, where),
         security=_parse_security(raw.get("security") or {}, where),
         mail=_parse_mail(raw.get("mail") or {}, where),
@@ -355,6 +366,18 @@ def _parse_security(raw: Dict[str, Any], where: str) -> SecuritySettings:
         raise SettingsError(f"security.trusted_proxies{where}: {exc}; write addresses or networks "
                             "such as 127.0.0.1 or 10.0.0.0/8.") from None
     return SecuritySettings(**values)
+
+
+def _parse_serve(raw: Dict[str, Any], where: str) -> ServeSettings:
+    if not isinstance(raw, dict) or set(raw) - {"role", "workers"}:
+        raise SettingsError(f"serve{where} takes role (rasa, actions, console, mail or null) and workers.")
+    role = raw.get("role")
+    if role is not None and role not in ("rasa", "actions", "console", "mail"):
+        raise SettingsError(f"serve.role is {role!r}{where}; use rasa, actions, console, mail or null.")
+    workers = raw.get("workers", 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise SettingsError(f"serve.workers is {workers!r}{where}; it must be a whole number of at least 1.")
+    return ServeSettings(role, workers)
 
 
 def _parse_mail(raw: Dict[str, Any], where: str) -> MailSettings:
