@@ -143,13 +143,14 @@ def tracker_store(settings: Settings, env: Optional[Dict[str, str]] = None) -> T
 
 
 def lock_store(url: str) -> Tuple[dict, Dict[str, str]]:
-    """Rasa's RedisLockStore from redis://[:password@]host[:port][/db] (rediss:// for TLS)."""
+    """Rasa's lock store on Redis from redis://[:password@]host[:port][/db] (rediss:// for TLS)."""
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(f"The Redis URL {parts.scheme}://{parts.hostname or ''}… is not redis://host:port/db.")
-    store = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379,
+    # Rasa's RedisLockStore with atomic ticket steps (ks1bot/core/lock_store.py: RasaHQ/rasa#9213)
+    store = {"type": "ks1bot.core.lock_store.AtomicRedisLockStore", "url": parts.hostname, "port": parts.port or 6379,
              "db": int(parts.path.strip("/") or 0), "key_prefix": "ks1bot", "use_ssl": parts.scheme == "rediss"}
     extra = {}
     if parts.password:
@@ -182,7 +183,13 @@ def endpoints_file(settings: Settings, actions_port: int, actions_host: str = "1
         extra.update(more)
     if env is not None:
         env.update(extra)
-    path = settings.data_dir / "endpoints.yml"
+    # one file per action server a Rasa process calls (several Rasa processes, pairs)
+    import hashlib
+
+    name = "endpoints.yml" if actions_url is None else \
+        f"endpoints-{hashlib.sha256(actions_url.encode()).hexdigest()[:8]}.yml"
+    path = settings.data_dir / (f"endpoints-{actions_port}.yml" if actions_url is None and actions_port != 5055
+                                else name)
     tmp = path.with_name(f".endpoints.{os.getpid()}.yml")
     tmp.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
     os.replace(tmp, path)  # several roles may write it at once
@@ -222,8 +229,9 @@ def services(settings: Settings, model: Optional[Path], ports: Ports, env: Optio
     """The processes to start: every role once (`make run`), or `workers` processes of one
     role on consecutive ports (5005, 5006, …; SMTP 2525, 2526, …). With all roles and
     `workers` > 1, Rasa process i calls action server i (no extra hop); with --role rasa
-    it calls the one at --actions-port, or KS1BOT_ACTIONS_URL (a load balancer in front of
-    several action servers, deploy/)."""
+    it calls the one at --actions-port, or KS1BOT_ACTIONS_URL: one URL (a load balancer in
+    front of several action servers) or a comma-separated list, process i taking the
+    i-th (pairs without a hop; deploy/)."""
     env = env if env is not None else dict(os.environ)
     ks1bot = [_bin("ks1bot")] + (["--settings", str(settings.source)] if settings.source else [])
     console_port = ports.console or settings.console.port
@@ -247,7 +255,10 @@ def services(settings: Settings, model: Optional[Path], ports: Ports, env: Optio
                 warm_up=(with_token(f"{actions}/webhook", actions_token), WARM_UP_CALL), role="actions"))
         if "rasa" in roles:
             paired = ports.actions + i if role is None else ports.actions
-            actions_url = env.get("KS1BOT_ACTIONS_URL") if role == "rasa" else None
+            # KS1BOT_ACTIONS_URL: one action server URL (a load balancer), or several
+            # separated by commas, Rasa process i taking the i-th (round the list)
+            listed = [u.strip() for u in (env.get("KS1BOT_ACTIONS_URL") or "").split(",") if u.strip()]
+            actions_url = listed[i % len(listed)] if listed and role == "rasa" else None
             # Rasa's own command line, with the action-answer validation made cheap and the API
             # behind its token (rasa_server.py; --auth-token comes from the environment there)
             made.append(Service(name("rasa"), [
