@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cli.register(sub)
     calibrate_cli.register(sub)
     deploy_cli.register(sub)
+    from ks1bot.conversations import sqlite_to_postgres
+
+    sqlite_to_postgres.register(sub)
     return parser
 
 
