@@ -146,12 +146,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data_dir = Path(args.data_dir or os.environ.get("KS1BOT_MAIL_DATA_DIR") or settings.data_dir).resolve()
     mail_dir = data_dir / "mail"
-    if not (mail_dir / "queue.sqlite3").is_file():
+    url = os.environ.get("KS1BOT_DATABASE_URL") or settings.database_url  # the queue in the shared database
+    if not url and not (mail_dir / "queue.sqlite3").is_file():
         empty = {"queue": str(mail_dir / "queue.sqlite3"), "exists": False}
         print(json.dumps(empty) if args.json else f"No mail queue yet at {mail_dir / 'queue.sqlite3'}: "
               "no mail has been received (start it with `ks1bot mail serve`).")
         return 0
-    store = MailStore(mail_dir)
+    store = MailStore(mail_dir, url=url or None)
     summary = store.summary()
     if args.json:
         print(json.dumps(dict(summary, queue=str(store.path), exists=True), ensure_ascii=False, default=str))
@@ -171,7 +172,9 @@ def cmd_cleanup(args: argparse.Namespace, open_files: Optional[FilesFactory] = N
     if days <= 0:
         return _refuse(f"--days must be more than 0 (it is {days}); the default is mail.retention_days.")
     mail_dir = data_dir / "mail"
-    store = MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() else None
+    url = os.environ.get("KS1BOT_DATABASE_URL") or settings.database_url  # the queue in the shared database
+    store = MailStore(mail_dir, url=url) if url else MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() \
+        else None
     # no attachments folder: nothing of the conversation record's files to delete (and no
     # database to create for nothing)
     files = open_files(settings, data_dir) if open_files is not None and (data_dir / "attachments").is_dir() else None
