@@ -69,6 +69,7 @@ class MailGateway:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         imap_client_factory=None,
         senders: Optional[int] = None,
+        health=None,
     ) -> None:
         """`handoffs`/`outbox`: the conversation record (which threads are with staff;
         the staff replies to send). `crash(step, **ids)` is called at each named step of
@@ -103,29 +104,33 @@ class MailGateway:
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._polling = False
+        #: /healthz, /readyz, /metrics on config.http_listen: `health(host, port, role, checks)`
+        #: makes the listener (start()/stop()); the entry point gives it (ks1bot.app.health).
         self.health = None
-        if config.http_listen:
-            from ks1bot.app.health import HealthServer
-
-            self.health = HealthServer(config.http_listen[0], config.http_listen[1], "mail", self.checks())
+        if config.http_listen and health is not None:
+            self.health = health(config.http_listen[0], config.http_listen[1], "mail", self.checks())
             self._register_gauges()
 
     # -- health and metrics ----------------------------------------------------------
     def checks(self):
         """Ready: the queue's and the conversation record's databases answer, the SMTP
         listener runs."""
-        from ks1bot.app.health import database_check
-
         checks = {"queue": lambda: self.store.depth() is not None}
         engine = getattr(self.handoffs, "engine", None)
         if engine is not None:
-            checks["database"] = database_check(engine.url.render_as_string(hide_password=False))
+            def database() -> bool:
+                from sqlalchemy import text
+
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                return True
+
+            checks["database"] = database
         if self.smtp is not None:
             checks["smtp"] = lambda: self.smtp.running
         return checks
 
     def _register_gauges(self) -> None:
-        from ks1bot.app.health import register_handoffs_gauge
         from ks1bot.core import metrics
 
         def depth():
@@ -139,9 +144,6 @@ class MailGateway:
         metrics.REGISTRY.gauge("ks1bot_mail_queue_depth", "Mails queued or being processed.", depth)
         metrics.REGISTRY.gauge("ks1bot_mail_queue_oldest_age_seconds",
                                "Seconds since the oldest queued or processing mail arrived (0: none).", oldest)
-        engine = getattr(self.handoffs, "engine", None)
-        if engine is not None:
-            register_handoffs_gauge(engine.url.render_as_string(hide_password=False))
 
     def _outcome_stored(self, row: InboundRow, outcome: Outcome) -> None:
         if row.source == "imap" and self.imap is not None:

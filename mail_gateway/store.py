@@ -1,4 +1,4 @@
-"""The durable mail queue: tables in a database (SQLAlchemy Core, mail_gateway/queue_tables.py,
+"""The durable mail queue: tables in a database (SQLAlchemy Core, ks1bot/conversations/mail_queue_tables.py,
 created by the Alembic history), raw mails and composed replies as files in the data
 directory (write, fsync, rename — Mailman's rule: persist, then ack).
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from mail_gateway import queue_tables as t
+from ks1bot.conversations import mail_queue_tables as t
 from mail_gateway.parsing import header_message_id
 
 #: A claim lasts this long unless its worker renews it (the gateway does, every third of it).

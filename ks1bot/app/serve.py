@@ -149,8 +149,9 @@ def lock_store(url: str) -> Tuple[dict, Dict[str, str]]:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(f"The Redis URL {parts.scheme}://{parts.hostname or ''}… is not redis://host:port/db.")
-    # Rasa's RedisLockStore with atomic ticket steps (ks1bot/core/lock_store.py: RasaHQ/rasa#9213)
-    store = {"type": "ks1bot.core.lock_store.AtomicRedisLockStore", "url": parts.hostname, "port": parts.port or 6379,
+    # Rasa's RedisLockStore with atomic ticket steps (ks1bot/app/rasa_lock_store.py: RasaHQ/rasa#9213)
+    store = {"type": "ks1bot.app.rasa_lock_store.AtomicRedisLockStore", "url": parts.hostname,
+             "port": parts.port or 6379,
              "db": int(parts.path.strip("/") or 0), "key_prefix": "ks1bot", "use_ssl": parts.scheme == "rediss"}
     extra = {}
     if parts.password:

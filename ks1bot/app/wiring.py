@@ -181,8 +181,13 @@ def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Cal
         router = build_router(settings, config.customers)
         if config.options.warm_up:
             logs.event(logging.getLogger("mail_gateway"), "router_warm", seconds=round(warm_up(router), 1))
+    from ks1bot.app.health import HealthServer, register_handoffs_gauge
+    from ks1bot.conversations.db import database_url
+
     extra = {"crash": crash} if crash is not None else {}
-    return MailGateway(config, router, handoff_store(settings), outbox(settings), **extra)
+    if config.http_listen:
+        register_handoffs_gauge(database_url(settings))
+    return MailGateway(config, router, handoff_store(settings), outbox(settings), health=HealthServer, **extra)
 
 
 def rasa_server_channels(settings: Settings, secrets=None) -> None:

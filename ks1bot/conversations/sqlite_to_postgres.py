@@ -73,7 +73,7 @@ def _copy_table(source: sa.engine.Engine, target: sa.engine.Engine, name: str, t
 def migrate_from_sqlite(data_dir: Path, target_url: str,
                         progress: Callable[[str], None] = lambda line: None) -> Copied:
     from ks1bot.conversations.db import migrate
-    from mail_gateway.queue_tables import TABLES as QUEUE_TABLES
+    from ks1bot.conversations.mail_queue_tables import TABLES as QUEUE_TABLES
 
     files = sources(data_dir)
     if not any(path.is_file() for path in files.values()):

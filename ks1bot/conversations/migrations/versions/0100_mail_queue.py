@@ -1,4 +1,4 @@
-"""The mail queue (mail_gateway/queue_tables.py): inbound, outbound, state, imap_copies
+"""The mail queue (ks1bot/conversations/mail_queue_tables.py): inbound, outbound, state, imap_copies
 and the leases of elected pollers — in the conversation record's database, so several
 gateway workers share one queue (PostgreSQL) and one URL selects everything.
 
@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from mail_gateway.queue_tables import TABLES
+    from ks1bot.conversations.mail_queue_tables import TABLES
 
     bind = op.get_bind()
     existing = set(sa.inspect(bind).get_table_names())
@@ -34,7 +34,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from mail_gateway.queue_tables import TABLES
+    from ks1bot.conversations.mail_queue_tables import TABLES
 
     for table in reversed(TABLES):
         table.drop(op.get_bind(), checkfirst=True)

@@ -12,7 +12,7 @@ Here the same steps run inside Redis optimistic transactions (WATCH the conversa
 key, MULTI/EXEC, retried when another process changed it meanwhile): the ticket queue is
 Rasa's own TicketLock, stored under the same key in the same format; only the
 read-modify-write is made atomic. Nothing else changes: this is Rasa's lock store,
-selected in endpoints.yml as `type: ks1bot.core.lock_store.AtomicRedisLockStore`
+selected in endpoints.yml as `type: ks1bot.app.rasa_lock_store.AtomicRedisLockStore`
 (`ks1bot serve` does so when a Redis URL is set).
 """
 from __future__ import annotations

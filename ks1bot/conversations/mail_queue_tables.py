@@ -1,5 +1,7 @@
-"""The mail queue's tables as SQLAlchemy Core (one definition for SQLite and PostgreSQL);
-their schema is created by the conversation record's Alembic history (revision 0100).
+"""The mail queue's tables (mail_gateway/store.py) as SQLAlchemy Core, one definition for
+SQLite and PostgreSQL. They live here, beside the conversation record's models, because
+the record's Alembic history creates them (revision 0100) and one database URL holds
+both; the mail gateway owns what is in them.
 
     inbound        one row per received mail (deduplicated by Message-ID): status
                    queued → processing → processed | ignored | failed, the decision,
