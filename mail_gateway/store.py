@@ -160,6 +160,10 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+class ClaimLost(Exception):
+    """This worker's lease ran out (it lost the database too long): another worker has the row."""
+
+
 _ENGINES: Dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 #: Errors that mean "the database is not reachable right now": the write is tried again.
@@ -527,9 +531,14 @@ class MailStore:
     def _update(self, sql: str, **params) -> int:
         return self._write(lambda db: db.execute(sa.text(sql), params).rowcount)
 
-    def mark_sending(self, outbound_id: int) -> None:
-        self._update("UPDATE outbound SET state='sending', updated_at=:now WHERE id=:id", now=self.clock(),
-                     id=outbound_id)
+    def mark_sending(self, outbound_id: int, me: Optional[str] = None) -> None:
+        """The reply's data is with the relay, its end not yet sent. With `me`, only while
+        the claim is still `me`'s; else ClaimLost (the sender then drops the connection
+        before the final dot: the relay discards the mail, the other worker sends it)."""
+        claim = " AND claimed_by=:me AND state='pending'" if me is not None else ""
+        if not self._update("UPDATE outbound SET state='sending', updated_at=:now WHERE id=:id" + claim,
+                            now=self.clock(), id=outbound_id, me=me) and me is not None:
+            raise ClaimLost(f"reply {outbound_id} was taken over by another worker")
 
     def mark_sent(self, outbound_id: int) -> None:
         now = self.clock()
