@@ -84,7 +84,7 @@ def test_attachment_is_listed_in_the_decision(live, sink):
 @pytest.mark.parametrize("raw, mail_from, reason", [
     (m.out_of_office(), "h.meier@musterhandel.example", "auto_generated:out_of_office"),
     (m.bounce(), "", "auto_generated:bounce"),
-    (m.mailing_list(), "ks1-users-bounces@lists.example", "auto_generated:precedence_bulk"),
+    (m.mailing_list(), "ks1-users-bounces@lists.example", "auto_generated:mailing_list"),
     (m.own_reply_back(), "support@ks1-support.example", "auto_generated:own_address"),
 ], ids=["out-of-office", "bounce", "mailing-list", "own-reply-back"])
 def test_never_answered_but_stored_as_ignore(live, sink, raw, mail_from, reason):
