@@ -99,6 +99,25 @@ def settings_file(workdir: Path) -> None:
         "mail:\n  sender_limit: 100000\n  thread_replies_per_day: 100000\n")
 
 
+def machine_busy() -> tuple:
+    """(busy, total) jiffies of all cores so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def postgres_pids() -> List[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def rest_levels(urls: Sequence[str], levels: Sequence[int], duration: float, secrets: Dict[str, str],
                 groups: Dict[str, Group], warmup: int = 20) -> List[Dict[str, Any]]:
     joined = ",".join(u + "/webhooks/rest/webhook" for u in urls)
@@ -106,10 +125,15 @@ def rest_levels(urls: Sequence[str], levels: Sequence[int], duration: float, sec
     results = []
     for level in levels:
         pids = {name: g.pids() for name, g in groups.items()}
+        pids["postgres"] = postgres_pids()
         before = {name: cpu_seconds(p) for name, p in pids.items()}
+        busy_before = machine_busy()
         result = run_generator(joined, level, duration, 100_000, f"c{level}", secrets)
+        busy_after = machine_busy()
         for name, p in pids.items():
             result[f"cpu_ms_per_msg_{name}"] = round(1000 * (cpu_seconds(p) - before[name]) / max(1, result["messages"]), 1)
+        # every process of the machine (the load generator and other sessions too): 1.0 = all cores busy
+        result["machine_busy"] = round((busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 2)
         results.append(result)
         log(f"  {level} conversations: {result['throughput']:.1f} msg/s, p95 {result['p95_ms']:.0f} ms, "
             f"{result['errors']} errors, CPU ms/msg " + ", ".join(f"{k[15:]} {v}" for k, v in result.items()
@@ -244,13 +268,14 @@ def plot(data: Dict[str, Any], path: Path) -> Path:
 
 
 def report(data: Dict[str, Any]) -> str:
-    header = ["configuration", "conv.", "msg/s", "p50 ms", "p95 ms", "errors", "CPU ms/msg (per role)"]
+    header = ["configuration", "conv.", "msg/s", "p50 ms", "p95 ms", "errors", "CPU ms/msg (per role)",
+              "machine busy"]
     rows = []
     for c in data["configs"]:
         for r in c["rest"]:
             cpu = ", ".join(f"{k[15:]} {v}" for k, v in r.items() if k.startswith("cpu_ms_per_msg_"))
             rows.append([c["label"], r["concurrency"], f"{r['throughput']:.1f}", f"{r['p50_ms']:.0f}",
-                         f"{r['p95_ms']:.0f}", r["errors"], cpu])
+                         f"{r['p95_ms']:.0f}", r["errors"], cpu, f"{100 * r.get('machine_busy', 0):.0f} %"])
     mail = [[c["label"], c["mail"]["mails"], c["mail"]["handled"], f"{c['mail']['throughput']:.1f}",
              c["mail"]["seconds"]] for c in data["configs"]]
     return (common.markdown_table(header, rows) + "\n\n"
