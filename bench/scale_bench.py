@@ -172,6 +172,24 @@ def mail_throughput(smtp_ports: Sequence[int], count: int, tag: str, store) -> D
             "throughput": round(done / elapsed, 2)}
 
 
+def free_block(count: int) -> int:
+    """The first of `count` consecutive free loopback ports (--workers counts up from it)."""
+    import socket
+
+    for _ in range(200):
+        base = free_port()
+        if base + count >= 65000:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def run_config(label: str, processes: Optional[int], levels, duration, mails, pg, redis, workdir: Path):
     """processes None: SQLite, `ks1bot serve` with every role once (make run)."""
     from mail_gateway.store import MailStore
@@ -198,9 +216,12 @@ def run_config(label: str, processes: Optional[int], levels, duration, mails, pg
             bot.stop()
         return out
     env.update({"KS1BOT_DATABASE_URL": pg.database(), "KS1BOT_REDIS_URL": redis.url})
-    base = free_port()
-    actions = [base + i for i in range(processes)]
-    rasa = [base + 10 + i for i in range(processes)]
+    actions = [free_block(processes) + i for i in range(1)]
+    actions = [actions[0] + i for i in range(processes)]
+    rasa_base = free_block(processes)
+    while rasa_base in range(actions[0] - processes, actions[-1] + 1):
+        rasa_base = free_block(processes)
+    rasa = [rasa_base + i for i in range(processes)]
     env["KS1BOT_ACTIONS_URL"] = ",".join(f"http://127.0.0.1:{p}/webhook" for p in actions)
     groups = {}
     try:
@@ -216,10 +237,13 @@ def run_config(label: str, processes: Optional[int], levels, duration, mails, pg
     finally:
         for g in groups.values():
             g.stop()
-    smtp = [base + 20 + i for i in range(processes)]
+    smtp_base, http_base = free_block(processes), free_block(processes)
+    while abs(smtp_base - http_base) < processes:
+        http_base = free_block(processes)
+    smtp = [smtp_base + i for i in range(processes)]
     mail = Group(workdir, f"mail-{processes}", ["--role", "mail", "--workers", str(processes), "--smtp-listen",
                                                 f"127.0.0.1:{smtp[0]}", "--mail-http-listen",
-                                                f"127.0.0.1:{base + 30}"], env)
+                                                f"127.0.0.1:{http_base}"], env)
     try:
         mail.wait_up()
         store = MailStore(workdir / "var" / "mail", url=env["KS1BOT_DATABASE_URL"])
@@ -309,6 +333,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 settings_file(workdir)
                 log(f"{label} …")
                 configs.append(run_config(label, n, levels, args.duration, args.mails, pg, redis, workdir))
+                Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.output).with_suffix(".partial.json").write_text(json.dumps(configs, indent=2))
         finally:
             redis.stop()
             pg.destroy()
