@@ -162,6 +162,7 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
     import aiohttp
 
     credentials = credentials or Credentials(dict(os.environ))
+    urls = [u.strip() for u in url.split(",") if u.strip()]
     latencies: List[float] = []
     failures: Dict[str, int] = {}
     counter = itertools.count()
@@ -178,7 +179,9 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
                 return
             message = messages[n % len(messages)]
             text = unique_text(message["text"], case_base + n)
-            target, body, headers, kind = credentials.request(url, message, f"{prefix}-{number}-{turn}", text)
+            # several Rasa processes (`--url A,B`): each user stays with one, like nginx's hash
+            target, body, headers, kind = credentials.request(urls[number % len(urls)], message,
+                                                              f"{prefix}-{number}-{turn}", text)
             sent = time.perf_counter()
             try:
                 async with session.post(target, data=body, headers=headers) as response:
@@ -213,14 +216,15 @@ async def drive(url: str, concurrency: int, duration: float, max_messages: int,
 
 def generator_main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server_load", description="closed-loop REST load")
-    parser.add_argument("--url", required=True, help="the REST webhook, on 127.0.0.1")
+    parser.add_argument("--url", required=True, help="the REST webhook, on 127.0.0.1 (several: comma-separated, "
+                                                     "each user keeps to one)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds (at most 600)")
     parser.add_argument("--max-messages", type=int, default=100_000)
     parser.add_argument("--prefix", default="load")
     args = parser.parse_args(argv)
-    host = args.url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    if host not in ("127.0.0.1", "localhost", "[::1]"):
+    hosts = {u.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] for u in args.url.split(",") if u.strip()}
+    if not hosts or hosts - {"127.0.0.1", "localhost", "[::1]"}:
         print("server_load: the load generator only targets 127.0.0.1 / localhost.", file=sys.stderr)
         return 2
     try:

@@ -28,6 +28,8 @@ def register(subparsers, *, build_gateway: GatewayFactory, open_files: Optional[
         description="Each option can also be set in settings.yml (mail:) or the environment (KS1BOT_MAIL_<OPTION>, "
                     "e.g. KS1BOT_MAIL_IMAP). Passwords: KS1BOT_MAIL_IMAP_PASSWORD, KS1BOT_MAIL_RELAY_PASSWORD.")
     serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP listener, e.g. 127.0.0.1:2525")
+    serve.add_argument("--http-listen", metavar="HOST:PORT",
+                       help="/healthz, /readyz and /metrics of this worker, e.g. 127.0.0.1:8025 (default: off)")
     serve.add_argument("--imap", metavar="URL", help="mailbox: imap://user:password@host:143/INBOX, imaps://… for TLS")
     serve.add_argument("--relay", metavar="HOST:PORT", help="outgoing SMTP relay (default: .eml files in the outbox)")
     serve.add_argument("--from", dest="from_address", metavar="ADDRESS", help="sender of replies")
@@ -67,7 +69,8 @@ def cmd_serve(args: argparse.Namespace, build_gateway: GatewayFactory) -> int:
 
     settings = _settings(args)
     try:
-        config = resolve(settings, smtp_listen=args.smtp_listen, imap=args.imap, relay=args.relay,
+        config = resolve(settings, smtp_listen=args.smtp_listen, http_listen=args.http_listen, imap=args.imap,
+                         relay=args.relay,
                          from_address=args.from_address, data_dir=args.data_dir, customers=args.customers)
     except ConfigError as exc:
         return _refuse(str(exc))
@@ -143,12 +146,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data_dir = Path(args.data_dir or os.environ.get("KS1BOT_MAIL_DATA_DIR") or settings.data_dir).resolve()
     mail_dir = data_dir / "mail"
-    if not (mail_dir / "queue.sqlite3").is_file():
+    url = os.environ.get("KS1BOT_DATABASE_URL") or settings.database_url  # the queue in the shared database
+    if not url and not (mail_dir / "queue.sqlite3").is_file():
         empty = {"queue": str(mail_dir / "queue.sqlite3"), "exists": False}
         print(json.dumps(empty) if args.json else f"No mail queue yet at {mail_dir / 'queue.sqlite3'}: "
               "no mail has been received (start it with `ks1bot mail serve`).")
         return 0
-    store = MailStore(mail_dir)
+    store = MailStore(mail_dir, url=url or None)
     summary = store.summary()
     if args.json:
         print(json.dumps(dict(summary, queue=str(store.path), exists=True), ensure_ascii=False, default=str))
@@ -168,7 +172,9 @@ def cmd_cleanup(args: argparse.Namespace, open_files: Optional[FilesFactory] = N
     if days <= 0:
         return _refuse(f"--days must be more than 0 (it is {days}); the default is mail.retention_days.")
     mail_dir = data_dir / "mail"
-    store = MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() else None
+    url = os.environ.get("KS1BOT_DATABASE_URL") or settings.database_url  # the queue in the shared database
+    store = MailStore(mail_dir, url=url) if url else MailStore(mail_dir) if (mail_dir / "queue.sqlite3").is_file() \
+        else None
     # no attachments folder: nothing of the conversation record's files to delete (and no
     # database to create for nothing)
     files = open_files(settings, data_dir) if open_files is not None and (data_dir / "attachments").is_dir() else None

@@ -55,6 +55,8 @@ class MailConfig:
     message_id_domain: str
     our_addresses: Tuple[str, ...]
     smtp_listen: Optional[Tuple[str, int]] = None
+    #: Health, readiness and metrics (ks1bot/app/health.py) on HOST:PORT; None: off.
+    http_listen: Optional[Tuple[str, int]] = None
     imap: Optional[ImapAccount] = None
     relay: Optional[Relay] = None
     customers: Optional[Path] = None
@@ -64,6 +66,10 @@ class MailConfig:
     #: For the acknowledgement of a mail handed to staff without routing (it failed).
     support_hours: SupportHoursSettings = SupportHoursSettings()
     default_language: str = "de"
+    #: The conversation record's database when a URL is set (KS1BOT_DATABASE_URL,
+    #: database_url): the queue lives there, shared by several workers; None: its own
+    #: SQLite file in mail_dir.
+    database_url: Optional[str] = None
 
     @property
     def own(self) -> OwnMail:
@@ -121,6 +127,7 @@ def resolve(
     settings: Settings,
     *,
     smtp_listen: Optional[str] = None,
+    http_listen: Optional[str] = None,
     imap: Optional[str] = None,
     relay: Optional[str] = None,
     from_address: Optional[str] = None,
@@ -167,10 +174,12 @@ def resolve(
         support_hours=settings.support_hours,
         default_language=settings.default_language,
         smtp_listen=parse_host_port(listen, "--smtp-listen") if listen else None,
+        http_listen=parse_host_port(http_listen, "--http-listen") if http_listen else None,
         imap=parse_imap_url(imap_url, env.get(ENV_IMAP_PASSWORD)) if imap_url else None,
         relay=relay_obj,
         customers=Path(customer_file).resolve() if customer_file else settings.customers,
         options=mail,
+        database_url=env.get("KS1BOT_DATABASE_URL") or settings.database_url or None,
     )
 
 

@@ -69,6 +69,7 @@ class MailGateway:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         imap_client_factory=None,
         senders: Optional[int] = None,
+        health=None,
     ) -> None:
         """`handoffs`/`outbox`: the conversation record (which threads are with staff;
         the staff replies to send). `crash(step, **ids)` is called at each named step of
@@ -76,7 +77,8 @@ class MailGateway:
         after_relay_accept, after_sent, after_move): the exactly-once test injects a
         function that kills the process there."""
         self.config = config
-        self.store = store or MailStore(config.mail_dir)
+        self.store = store or MailStore(config.mail_dir, url=config.database_url,
+                                        lease_seconds=config.options.lease_seconds)
         self.sender = sender or build_sender(config)
         self.crash = crash
         self.handoffs = handoffs
@@ -101,10 +103,99 @@ class MailGateway:
                                                                 config.options.retention_days))
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
+        self._polling = False
+        #: /healthz, /readyz, /metrics on config.http_listen: `health(host, port, role, checks)`
+        #: makes the listener (start()/stop()); the entry point gives it (ks1bot.app.health).
+        self.health = None
+        if config.http_listen and health is not None:
+            self.health = health(config.http_listen[0], config.http_listen[1], "mail", self.checks())
+            self._register_gauges()
+
+    # -- health and metrics ----------------------------------------------------------
+    def checks(self):
+        """Ready: the queue's and the conversation record's databases answer, the SMTP
+        listener runs."""
+        checks = {"queue": lambda: self.store.depth() is not None}
+        engine = getattr(self.handoffs, "engine", None)
+        if engine is not None:
+            def database() -> bool:
+                from sqlalchemy import text
+
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                return True
+
+            checks["database"] = database
+        if self.smtp is not None:
+            checks["smtp"] = lambda: self.smtp.running
+        return checks
+
+    def _register_gauges(self) -> None:
+        from ks1bot.core import metrics
+
+        def depth():
+            count, _oldest = self.store.depth()
+            return metrics.single(count)
+
+        def oldest():
+            _count, first = self.store.depth()
+            return metrics.single(max(time.time() - first, 0.0) if first is not None else 0.0)
+
+        metrics.REGISTRY.gauge("ks1bot_mail_queue_depth", "Mails queued or being processed.", depth)
+        metrics.REGISTRY.gauge("ks1bot_mail_queue_oldest_age_seconds",
+                               "Seconds since the oldest queued or processing mail arrived (0: none).", oldest)
 
     def _outcome_stored(self, row: InboundRow, outcome: Outcome) -> None:
         if row.source == "imap" and self.imap is not None:
             self.imap.wake()
+
+    # -- several workers on one queue -------------------------------------------------
+    @property
+    def imap_lease(self) -> Optional[str]:
+        """The lease that elects this mailbox's one poller among the workers."""
+        return f"imap:{self.imap.key}" if self.imap is not None else None
+
+    def polling(self) -> bool:
+        """This worker is the elected IMAP poller."""
+        return self._polling
+
+    def _elect(self) -> None:
+        """Take or keep the mailbox's lease; start the poller when won, stop it when lost."""
+        if self.imap is None:
+            return
+        try:
+            held = self.store.take_lease(self.imap_lease, self.worker.me)
+        except Exception as exc:  # the database is away: poll nothing rather than twice
+            logs.event(log, "imap_election_error", logging.ERROR, error=repr(exc))
+            held = False
+        if held and not self._polling:
+            self.imap.start()
+            self._polling = True
+            logs.event(log, "imap_poller_elected", mailbox=self.imap.key, worker=self.worker.me)
+        elif not held and self._polling:
+            self.imap.stop()
+            self._polling = False
+            logs.event(log, "imap_poller_lost_lease", logging.WARNING, mailbox=self.imap.key)
+
+    def _coordinate(self, stop: threading.Event) -> None:
+        """Every third of a lease: renew this worker's leases, release what dead workers
+        held, keep (or take over) the IMAP election."""
+        interval = max(self.store.lease_seconds / 3, 0.2)
+        while not stop.wait(interval):
+            try:
+                self.store.renew(self.worker.me)
+                released = self.store.recover(self.worker.me)
+                if released["requeued"] or released["unconfirmed"]:
+                    logs.event(log, "released_dead_workers_mail", **released)
+                    self.worker.wake_processing.set()
+            except Exception as exc:
+                logs.event(log, "coordination_error", logging.ERROR, error=repr(exc))
+            self._elect()
+            try:
+                if self._polling and self.imap.moves_waiting():
+                    self.imap.wake()
+            except Exception as exc:
+                logs.event(log, "coordination_error", logging.ERROR, error=repr(exc))
 
     def start(self) -> None:
         recovered = self.store.recover(self.worker.me)
@@ -123,18 +214,28 @@ class MailGateway:
                                               name="mail-staff-replies", daemon=True))
         self._threads.append(threading.Thread(target=self.retention.loop, args=(self._stop,), name="mail-retention",
                                               daemon=True))
+        self._threads.append(threading.Thread(target=self._coordinate, args=(self._stop,), name="mail-leases",
+                                              daemon=True))
         for thread in self._threads:
             thread.start()
         if self.smtp:
             self.smtp.start()
-        if self.imap:
-            self.imap.start()
+        self._elect()
+        if self.health is not None:
+            self.health.start()
 
     def stop(self) -> None:
+        if self.health is not None:
+            self.health.stop()
         if self.smtp:
             self.smtp.stop()
-        if self.imap:
+        if self.imap and self._polling:
             self.imap.stop()
+            self._polling = False
+            try:
+                self.store.release_lease(self.imap_lease, self.worker.me)
+            except Exception as exc:
+                logs.event(log, "imap_lease_not_released", logging.WARNING, error=repr(exc))
         self._stop.set()
         self.worker.wake_processing.set()
         self.worker.wake_sending.set()

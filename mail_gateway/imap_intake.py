@@ -92,6 +92,12 @@ class ImapPoller:
         """An outcome was stored: move it soon (interrupts IDLE)."""
         self._wake.set()
 
+    def moves_waiting(self) -> bool:
+        """Mails of this mailbox with a stored outcome, not yet moved — stored by other
+        workers, whose outcomes do not wake this poller (the gateway asks periodically)."""
+        uidvalidity = self._uidvalidity
+        return uidvalidity is not None and bool(self.store.pending_moves(self.key, uidvalidity))
+
     # -- the loop --------------------------------------------------------------------
     def _run(self) -> None:
         backoff = 0.5

@@ -151,6 +151,11 @@ class SmtpIntake:
                                       stream_limit=max(STREAM_LIMIT, max_message_bytes + 1024))
         self.host, self.port = host, port
 
+    @property
+    def running(self) -> bool:
+        """The listener accepts connections (readiness)."""
+        return getattr(self.controller, "server", None) is not None
+
     def start(self) -> None:
         self.controller.start()
         logs.event(log, "smtp_listening", host=self.host, port=self.port)

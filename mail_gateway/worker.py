@@ -36,7 +36,8 @@ from mail_gateway.handoffs import EmailHandoffs
 from mail_gateway.loop_protection import Screening, facts_of, screen_mail
 from mail_gateway.parsing import ParsedMail, parse_mail
 from mail_gateway.sender import Sender
-from mail_gateway.store import InboundRow, MailStore, NewOutbound, Outcome, OutboundRow, worker_id, write_atomic
+from mail_gateway.store import (ClaimLost, InboundRow, MailStore, NewOutbound, Outcome, OutboundRow, worker_id,
+                                 write_atomic)
 from mail_gateway.threads import thread_root
 
 log = logging.getLogger("mail_gateway.worker")
@@ -118,7 +119,11 @@ class Worker:
                 logs.event(log, "mail_processing_error", logging.ERROR, message_id=row.message_id, error=repr(exc))
                 outcome = self.to_person(row, "processing_error", f"{type(exc).__name__}: {exc}")
         self.crash("after_route", message_id=row.message_id)
-        self.store.finish(row.id, outcome)
+        if not self.store.finish(row.id, outcome, me=self.me):
+            # the lease ran out (this worker lost the database too long): another worker has
+            # the mail; it answers it, this one stores nothing
+            logs.event(log, "mail_claim_lost", logging.WARNING, message_id=row.message_id)
+            return True
         logs.event(log, "mail_" + outcome.status, message_id=row.message_id, conversation_id=outcome.conversation_id,
                    route=outcome.route, reason=outcome.reason,
                    reply_message_id=outcome.reply.message_id if outcome.reply else None)
@@ -286,7 +291,11 @@ class Worker:
         data = (self.store.directory / row.eml_path).read_bytes()
         try:
             self.sender.send(self.config.from_address, row.recipient, data, row.message_id,
-                             lambda: self.store.mark_sending(row.id))
+                             lambda: self.store.mark_sending(row.id, self.me))
+        except ClaimLost:  # the relay got no final dot: the worker that took the reply over sends it
+            logs.event(log, "reply_claim_lost", logging.WARNING, message_id=row.message_id,
+                       conversation_id=row.conversation_id)
+            return
         except RelayUnconfirmed as exc:
             self.store.mark_outbound(row.id, "unconfirmed", str(exc))
             logs.event(log, "reply_unconfirmed", logging.ERROR, message_id=row.message_id,

@@ -4,8 +4,9 @@ set -euo pipefail
 packages=()
 # chromium + chromium-driver: browser tests; postgresql: the handoff store on PostgreSQL;
 # dovecot-imapd + dovecot-core: the IMAP server of the email tests; openssl: their TLS certificate;
-# nginx: the production front (deploy/nginx), started by the security tests.
-want=(chromium chromium-driver postgresql dovecot-imapd dovecot-core openssl nginx ${KS1BOT_APT_PACKAGES:-})
+# nginx: the production front (deploy/nginx), started by the security tests;
+# redis-server: Rasa's lock store in the scale-out tests (tests/scale).
+want=(chromium chromium-driver postgresql dovecot-imapd dovecot-core openssl nginx redis-server ${KS1BOT_APT_PACKAGES:-})
 # Node.js and npm fetch the chat widget; many machines have them outside Debian's packages.
 command -v npm >/dev/null || want+=(nodejs npm)
 for pkg in "${want[@]}"; do

@@ -5,8 +5,9 @@ rasa-sdk 3.6 has no authentication and binds 0.0.0.0 (SANIC_HOST); anyone who re
 it can post a forged tracker and create handoffs and callback tasks. Here it binds
 127.0.0.1 unless told otherwise, and refuses every call without the shared secret
 KS1BOT_ACTIONS_TOKEN — Rasa sends it as `?token=` (`action_endpoint.token` in the
-endpoints file `ks1bot serve` writes), compared in constant time. Only `GET /health`
-answers without it. No CORS (browsers never call it), no access log (the token is in
+endpoints file `ks1bot serve` writes), compared in constant time. Only `GET /health`,
+`/healthz`, `/readyz` (ok/failed) and `/metrics` (its own token, ks1bot/app/health.py)
+answer without it. No CORS (browsers never call it), no access log (the token is in
 the query).
 """
 from __future__ import annotations
@@ -35,10 +36,16 @@ def create_app(token: str, actions: str = "actions") -> Any:
     app.config.ACCESS_LOG = False
     expected = token.encode("utf-8")
 
+    from ks1bot.app.health import add_sanic_routes, standard_checks
+    from ks1bot.core.settings import load_settings
+
+    checks = standard_checks(load_settings())
+    add_sanic_routes(app, "actions", lambda _app: checks)
+
     @app.middleware("request")
     async def require_secret(request):  # noqa: ANN001 — sanic's request
-        if request.path == "/health" and request.method == "GET":
-            return None
+        if request.path in ("/health", "/healthz", "/readyz", "/metrics") and request.method == "GET":
+            return None  # /metrics checks its own token (ks1bot/app/health.py)
         given = request.args.get("token") or ""
         header = request.headers.get("authorization") or ""
         if header.lower().startswith("bearer "):

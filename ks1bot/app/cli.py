@@ -163,9 +163,11 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ks1bot.app.serve import Ports, serve
 
-    return serve(_settings(args), Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port,
-                                        mail_smtp=args.smtp_listen, rasa_host=args.rasa_host,
-                                        actions_host=args.actions_host, console_host=args.console_host))
+    settings = _settings(args)
+    return serve(settings, Ports(rasa=args.rasa_port, actions=args.actions_port, console=args.console_port,
+                                 mail_smtp=args.smtp_listen, mail_http=args.mail_http_listen, rasa_host=args.rasa_host,
+                                 actions_host=args.actions_host, console_host=args.console_host),
+                 role=args.role or settings.serve.role, workers=args.workers or settings.serve.workers)
 
 
 # -- kb ----------------------------------------------------------------------------
@@ -230,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--actions-port", type=int, default=5055)
     serve.add_argument("--console-port", type=int, help="default: console.port in settings (8000)")
     serve.add_argument("--smtp-listen", metavar="HOST:PORT", help="inbound SMTP of the email channel (127.0.0.1:2525)")
+    serve.add_argument("--role", choices=("rasa", "actions", "console", "mail"),
+                       help="run the processes of one role only (default: serve.role in settings, else all roles: "
+                            "make run); README \"Scale-out\"")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="processes of the role, on consecutive ports from the role's port (default: serve.workers, 1)")
+    serve.add_argument("--mail-http-listen", metavar="HOST:PORT",
+                       help="the mail workers' /healthz, /readyz, /metrics (default with --role mail: 127.0.0.1:8025)")
     for name, setting in (("rasa", "security.rasa_host"), ("actions", "security.actions_host"),
                           ("console", "console.host")):
         serve.add_argument(f"--{name}-host", metavar="ADDRESS",
@@ -257,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate_cli.register(sub)
     deploy_cli.register(sub)
     learn_cli.register(sub, _settings)
+    from ks1bot.conversations import sqlite_to_postgres
+
+    sqlite_to_postgres.register(sub)
     return parser
 
 

@@ -56,6 +56,10 @@ def render_nginx(values: Mapping[str, str], template: Path = TEMPLATE) -> str:
         missing = [name for name in _PLACEHOLDER.findall(line) if name not in merged]
         if missing:
             raise ValueError(f"the nginx template needs {', '.join(missing)}")
+        upstream = re.fullmatch(r"server \{\{([A-Z_]+)\}\};", line.strip())
+        if upstream:  # HOST:PORT,HOST:PORT: one server line each (several processes of a role)
+            lines += [f"{indent}server {one.strip()};" for one in merged[upstream.group(1)].split(",") if one.strip()]
+            continue
         lines.append(_PLACEHOLDER.sub(lambda m: merged[m.group(1)], line))
     return "\n".join(lines) + "\n"
 
@@ -86,8 +90,9 @@ def register(sub) -> None:
     nginx.add_argument("--key", required=True, help="its private key (PEM)")
     nginx.add_argument("--listen", help=f"HTTPS listen address/port (default {DEFAULTS['LISTEN']})")
     nginx.add_argument("--http-listen", help=f"plain HTTP, redirected to HTTPS (default {DEFAULTS['HTTP_LISTEN']})")
-    nginx.add_argument("--rasa", help=f"the Rasa server (default {DEFAULTS['RASA']})")
-    nginx.add_argument("--console", help=f"the console with the widget files (default {DEFAULTS['CONSOLE']})")
+    nginx.add_argument("--rasa", help=f"the Rasa server(s), HOST:PORT[,HOST:PORT…] (default {DEFAULTS['RASA']})")
+    nginx.add_argument("--console", help=f"the console(s) with the widget files, HOST:PORT[,…] "
+                                         f"(default {DEFAULTS['CONSOLE']})")
     nginx.add_argument("--access-log", help=f"(default {DEFAULTS['ACCESS_LOG']})")
     nginx.add_argument("--output", help="write here instead of standard output")
     nginx.set_defaults(func=cmd_deploy_nginx)

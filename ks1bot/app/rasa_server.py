@@ -91,8 +91,34 @@ PUBLIC_PREFIXES = ("/socket.io/",)
 MAX_REQUEST_BYTES = 256 * 1024
 
 
+#: Health and readiness (ok/failed only) and metrics (their own check: ks1bot/app/health.py).
+HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path + "/" in PUBLIC_PREFIXES
+
+
+def rasa_checks(app: Any) -> Dict[str, Callable[[], object]]:
+    """Ready: the model is loaded, the tracker store's database and the lock store's Redis answer."""
+    agent = getattr(app.ctx, "agent", None)
+    checks: Dict[str, Callable[[], object]] = {"model": lambda: bool(agent is not None and agent.is_ready())}
+    store = getattr(agent, "tracker_store", None)
+    store = getattr(store, "_tracker_store", store)
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        def database() -> bool:
+            from sqlalchemy import text
+
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+
+        checks["database"] = database
+    red = getattr(getattr(agent, "lock_store", None), "red", None)
+    if red is not None:
+        checks["redis"] = lambda: bool(red.ping())
+    return checks
 
 
 def guard(app: Any, token: str) -> Any:
@@ -106,9 +132,13 @@ def guard(app: Any, token: str) -> Any:
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
     app.config.ACCESS_LOG = False
 
+    from ks1bot.app.health import add_sanic_routes
+
+    add_sanic_routes(app, "rasa", rasa_checks)
+
     @app.middleware("request")
     async def require_token(request):  # noqa: ANN001 — sanic's request
-        if is_public(request.path):
+        if is_public(request.path) or (request.path in HEALTH_PATHS and request.method == "GET"):
             return None
         given = (request.args.get("token") or "").encode("utf-8")
         if not hmac.compare_digest(given, expected):

@@ -159,9 +159,14 @@ def console_app(settings: Settings, url: Optional[str] = None, poll_seconds: flo
     access = WidgetAccess(rasa_url=rasa_url(), rasa_token=secrets.rasa_token, session_keys=secrets.session_keys,
                           rest_api_keys=secrets.rest_api_keys, origins=settings.security.cors_origins,
                           trusted_proxies=proxies)
+    from ks1bot.app.health import register_handoffs_gauge, standard_checks, starlette_routes
+    from ks1bot.conversations.db import database_url
+
+    register_handoffs_gauge(url or database_url(settings))
+    health = starlette_routes("console", standard_checks(settings))
     return create_app(handoff_store(settings, url), staff_accounts(settings, url),
                       secure_cookies=settings.console.secure_cookies, poll_seconds=poll_seconds,
-                      trusted_proxies=proxies, extra_routes=widget_routes(access),
+                      trusted_proxies=proxies, extra_routes=widget_routes(access) + health,
                       max_upload_bytes=settings.mail.max_attachment_bytes, knowledge_dir=settings.knowledge_dir,
                       customers=_customers_or_none(settings))
 
@@ -187,8 +192,13 @@ def mail_gateway(settings: Settings, config, *, router=None, crash: Optional[Cal
         router = build_router(settings, config.customers)
         if config.options.warm_up:
             logs.event(logging.getLogger("mail_gateway"), "router_warm", seconds=round(warm_up(router), 1))
+    from ks1bot.app.health import HealthServer, register_handoffs_gauge
+    from ks1bot.conversations.db import database_url
+
     extra = {"crash": crash} if crash is not None else {}
-    return MailGateway(config, router, handoff_store(settings), outbox(settings), **extra)
+    if config.http_listen:
+        register_handoffs_gauge(database_url(settings))
+    return MailGateway(config, router, handoff_store(settings), outbox(settings), health=HealthServer, **extra)
 
 
 def rasa_server_channels(settings: Settings, secrets=None) -> None:

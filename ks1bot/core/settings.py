@@ -90,6 +90,15 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`ks1bot serve`: which role this machine runs and how many processes of it."""
+
+    #: rasa | actions | console | mail; None: all roles, one process each (`make run`).
+    role: Optional[str] = None
+    workers: int = 1
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """The email channel (mail_gateway, SPEC §5). Passwords come from the environment."""
 
@@ -128,6 +137,9 @@ class MailSettings:
     #: Raw mails, sent replies and conversation files older than this are deleted
     #: (`ks1bot mail cleanup`, and once a day by the running gateway).
     retention_days: float = 365.0
+    #: Seconds a worker's claim on a mail (and the IMAP poller's election) lasts without
+    #: renewal: how soon another worker takes over from one that died elsewhere.
+    lease_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -142,11 +154,15 @@ class Settings:
     knowledge_dir: Path = PROJECT_ROOT / "data" / "knowledge"
     data_dir: Path = PROJECT_ROOT / "var"
     default_language: str = "de"
-    #: Handoff store: SQLAlchemy URL; None means the SQLite file data_dir/ks1bot.db.
+    #: Rasa tracker store, handoff store, mail queue: SQLAlchemy URL; None means SQLite
+    #: files in data_dir (ks1bot.db, rasa_tracker.db, mail/queue.sqlite3).
     database_url: Optional[str] = None
+    #: Rasa's lock store (several Rasa processes): redis://host:port/db; None: in memory.
+    redis_url: Optional[str] = None
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    serve: "ServeSettings" = field(default_factory=lambda: ServeSettings())
     #: Where the settings came from (for messages), None for built-in defaults.
     source: Optional[Path] = None
 
@@ -187,7 +203,7 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
     known = {
         "support_hours", "self_service", "thresholds", "customers", "our_addresses",
         "message_id_domain", "models_dir", "knowledge_dir", "data_dir", "default_language",
-        "database_url", "console", "security", "mail",
+        "database_url", "redis_url", "console", "security", "mail", "serve",
     }
     unknown = sorted(set(raw) - known)
     where = f" in {source}" if source else ""
@@ -226,6 +242,8 @@ def parse_settings(raw: Mapping[str, Any], base_dir: Path, source: Optional[Path
         data_dir=path_of("data_dir", defaults.data_dir),
         default_language=language,
         database_url=str(raw["database_url"]) if raw.get("database_url") else None,
+        redis_url=str(raw["redis_url"]) if raw.get("redis_url") else None,
+        serve=_parse_serve(raw.get("serve") or {}, where),
         console=_parse_console(raw.get("console") or {}, where),
         security=_parse_security(raw.get("security") or {}, where),
         mail=_parse_mail(raw.get("mail") or {}, where),
@@ -348,6 +366,18 @@ def _parse_security(raw: Dict[str, Any], where: str) -> SecuritySettings:
         raise SettingsError(f"security.trusted_proxies{where}: {exc}; write addresses or networks "
                             "such as 127.0.0.1 or 10.0.0.0/8.") from None
     return SecuritySettings(**values)
+
+
+def _parse_serve(raw: Dict[str, Any], where: str) -> ServeSettings:
+    if not isinstance(raw, dict) or set(raw) - {"role", "workers"}:
+        raise SettingsError(f"serve{where} takes role (rasa, actions, console, mail or null) and workers.")
+    role = raw.get("role")
+    if role is not None and role not in ("rasa", "actions", "console", "mail"):
+        raise SettingsError(f"serve.role is {role!r}{where}; use rasa, actions, console, mail or null.")
+    workers = raw.get("workers", 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise SettingsError(f"serve.workers is {workers!r}{where}; it must be a whole number of at least 1.")
+    return ServeSettings(role, workers)
 
 
 def _parse_mail(raw: Dict[str, Any], where: str) -> MailSettings:

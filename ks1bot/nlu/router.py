@@ -107,7 +107,15 @@ class Router:
         of a message with several requests are parsed by the parser (when there is none,
         the whole message decides).
         `unclear_speech`: a caller who could not be understood even after repeating."""
-        return self.decide(self.analyse(message, parse, unclear_speech))
+        import time
+
+        from ks1bot.core import metrics
+
+        started = time.perf_counter()
+        routed = self.decide(self.analyse(message, parse, unclear_speech))
+        metrics.record_message(message.channel, routed.decision.route, routed.decision.topic,
+                               time.perf_counter() - started)
+        return routed
 
     def analyse(self, message: InboundMessage, parse: Optional[Mapping[str, Any]] = None,
                 unclear_speech: bool = False) -> "Analysis":

@@ -2,14 +2,14 @@
 learning runs, internal notes and assignments.
 
 Revision ID: 0200
-Revises: 0003
+Revises: 0100
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0200"
-down_revision = "0003"
+down_revision = "0100"
 branch_labels = None
 depends_on = None
 
