@@ -118,14 +118,9 @@ class MailGateway:
         checks = {"queue": lambda: self.store.depth() is not None}
         engine = getattr(self.handoffs, "engine", None)
         if engine is not None:
-            def database() -> bool:
-                from sqlalchemy import text
+            from ks1bot.conversations.db import answers
 
-                with engine.connect() as connection:
-                    connection.execute(text("SELECT 1"))
-                return True
-
-            checks["database"] = database
+            checks["database"] = lambda: answers(engine)
         if self.smtp is not None:
             checks["smtp"] = lambda: self.smtp.running
         return checks

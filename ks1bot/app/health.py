@@ -73,14 +73,9 @@ def _engine(url: str):
 
 
 def database_check(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        from sqlalchemy import text
+    from ks1bot.conversations.db import answers
 
-        with _engine(url).connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-
-    return check
+    return lambda: answers(_engine(url))
 
 
 def redis_check(url: str) -> Callable[[], bool]:

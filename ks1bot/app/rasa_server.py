@@ -107,14 +107,9 @@ def rasa_checks(app: Any) -> Dict[str, Callable[[], object]]:
     store = getattr(store, "_tracker_store", store)
     engine = getattr(store, "engine", None)
     if engine is not None:
-        def database() -> bool:
-            from sqlalchemy import text
+        from ks1bot.conversations.db import answers
 
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True
-
-        checks["database"] = database
+        checks["database"] = lambda: answers(engine)
     red = getattr(getattr(agent, "lock_store", None), "red", None)
     if red is not None:
         checks["redis"] = lambda: bool(red.ping())

@@ -70,6 +70,15 @@ def engine_for(url: str, run_migrations: bool = True) -> Engine:
     return engine
 
 
+def answers(engine: Engine) -> bool:
+    """True when the database answers a query (readiness checks); raises when it does not."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return True
+
+
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, future=True, expire_on_commit=False)
 
