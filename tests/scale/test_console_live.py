@@ -27,7 +27,7 @@ def login(base: str) -> requests.Session:
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     response = session.post(f"{base}/console/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token},
                             timeout=30)
-    assert response.status_code == 200 and "Handoffs" in response.text, response.text[:300]
+    assert response.status_code == 200 and "Übergaben" in response.text, response.text[:300]
     return session
 
 
