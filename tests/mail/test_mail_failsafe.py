@@ -197,9 +197,13 @@ def test_a_reply_the_relay_refuses_for_good_goes_to_staff(gateway, stub_router):
         assert wait_until(lambda: gw.store.query("SELECT 1 FROM outbound WHERE state='failed'"))
         assert wait_until(lambda: any(h.conversation_id == "<refused-1@musterhandel.example>"
                                       for h in gw.handoffs.list(channel="email")))
-        handoff = handoff_of(gw, "<refused-1@musterhandel.example>")
-        # a handed-off mail: its handoff is there already and gets a note; otherwise a new one
-        actions = [e.action for e in handoff.events]
-        assert "delivery_failed" in actions or "reply_undelivered" in handoff.reasons
+        # a handed-off mail: its handoff is there already and gets a note (written just after
+        # the reply is marked failed: wait for it); otherwise a new one
+        def staff_told() -> bool:
+            handoff = handoff_of(gw, "<refused-1@musterhandel.example>")
+            return ("delivery_failed" in [e.action for e in handoff.events]
+                    or "reply_undelivered" in handoff.reasons)
+
+        assert wait_until(staff_told)
     finally:
         relay.stop()
